@@ -1,0 +1,349 @@
+"""One typed configuration, loaded and validated in one place.
+
+The bundled ``default.toml`` is read first; a user file is merged over it key by
+key. Every error names the file and the dotted key, so that an operator can fix
+the file without reading code.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_CONFIG = Path(__file__).with_name("default.toml")
+SPLIT_MODE = re.compile(r"^(separator|none|pages:[1-9][0-9]*)$")
+CATEGORY_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+class ConfigError(ValueError):
+    """A configuration value is wrong; the message names the file and key."""
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    settle_seconds: float = 2.0
+    rescan_seconds: float = 30.0
+    poll_seconds: float = 1.0
+
+
+@dataclass(frozen=True)
+class InboxConfig:
+    path: Path
+    polling: bool = False
+    split: str = ""  # empty = [split].mode
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    workers: int = 0
+
+    @property
+    def worker_count(self) -> int:
+        return self.workers or (os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    max_pages: int = 2000
+    max_pixels: int = 180_000_000
+    min_side_pixels: int = 200
+    raster_dpi: int = 300
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    mode: str = "separator"
+    drop_blank_pages: bool = True
+    barcode_dpi: int = 200
+
+
+@dataclass(frozen=True)
+class OcrConfig:
+    languages: str = "fra+eng"
+    timeout_seconds: float = 180
+    retries: int = 1
+    confidence_floor: float = 55.0
+    blank_ink_ratio: float = 0.002
+    output: str = "color"
+    jpeg_quality: int = 75
+    pdfa: bool = False
+
+
+@dataclass(frozen=True)
+class ClassifyConfig:
+    threshold: float = 0.80
+    model: str = ""
+
+
+@dataclass(frozen=True)
+class PublishConfig:
+    backend: str = "local"
+    library_dir: str = ""
+    file_name: str = "{date} {label} - {sender}"
+
+
+@dataclass(frozen=True)
+class SharePointConfig:
+    site_url: str = ""
+    auth: str = "token"
+    token_env: str = "MAILROOM_SHAREPOINT_TOKEN"
+    token_command: str = ""
+    tenant: str = ""
+    client_id: str = ""
+    thumbprint: str = ""
+    key_file: str = ""
+    username: str = ""
+    password_env: str = "MAILROOM_SHAREPOINT_PASSWORD"
+    verify_tls: bool = True
+    timeout_seconds: float = 60
+    max_attempts: int = 6
+    chunk_size: int = 4 * 1024 * 1024
+    columns: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReviewConfig:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    secret_key_file: str = ""
+
+
+@dataclass(frozen=True)
+class Category:
+    id: str
+    label: str
+    library: str
+    folder: str = "Courrier entrant/{year}/{month}"
+    always_review: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    home: Path
+    source: str  # where the configuration came from, for messages
+    watch: WatchConfig
+    inboxes: tuple[InboxConfig, ...]
+    runner: RunnerConfig
+    ingest: IngestConfig
+    split: SplitConfig
+    ocr: OcrConfig
+    classify: ClassifyConfig
+    publish: PublishConfig
+    sharepoint: SharePointConfig
+    review: ReviewConfig
+    categories: dict[str, Category]
+
+    # Places under the home folder. One definition, used by every module.
+    @property
+    def inbox_dir(self) -> Path:
+        return self.home / "inbox"
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.home / "spool"
+
+    @property
+    def work_dir(self) -> Path:
+        return self.home / "work"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.home / "quarantine"
+
+    @property
+    def database_path(self) -> Path:
+        return self.home / "mailroom.sqlite3"
+
+    @property
+    def library_dir(self) -> Path:
+        return Path(self.publish.library_dir) if self.publish.library_dir else self.home / "library"
+
+    @property
+    def model_dir(self) -> Path:
+        if self.classify.model:
+            return Path(self.classify.model)
+        return Path(__file__).resolve().parent.parent / "models" / "classifier"
+
+    def all_inboxes(self) -> tuple[InboxConfig, ...]:
+        home_inbox = InboxConfig(path=self.inbox_dir)
+        return (home_inbox, *[i for i in self.inboxes if i.path != self.inbox_dir])
+
+    def split_mode_for(self, inbox: Path | None) -> str:
+        for configured in self.inboxes:
+            if inbox is not None and configured.path == inbox and configured.split:
+                return configured.split
+        return self.split.mode
+
+
+def _merge(base: dict, override: dict) -> dict:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+
+
+def _coerce(value, expected, where: str):
+    """Check one value against a dataclass field type; ints are accepted for floats."""
+    origin = typing.get_origin(expected)
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if expected is Path and isinstance(value, str):
+        return Path(value).expanduser()
+    if origin is dict:
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise ConfigError(f"{where}: expected a table of strings")
+        return dict(value)
+    if expected in (str, int, float, bool):
+        if type(value) is not expected:
+            raise ConfigError(f"{where}: expected {expected.__name__}, got {type(value).__name__} {value!r}")
+        return value
+    return value
+
+
+def _build(cls, table: dict, where: str, source: str, **extra):
+    if not isinstance(table, dict):
+        raise ConfigError(f"{source}: [{where}] must be a table")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)} - set(extra)
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(f"{source}: unknown key {where}.{unknown[0]} (known: {', '.join(sorted(known))})")
+    values = {name: _coerce(value, hints[name], f"{source}: {where}.{name}") for name, value in table.items()}
+    return cls(**values, **extra)
+
+
+def _validate(config: Config) -> None:
+    source = config.source
+
+    def fail(key: str, message: str) -> None:
+        raise ConfigError(f"{source}: {key}: {message}")
+
+    if not 0.0 < config.classify.threshold <= 1.0:
+        fail("classify.threshold", "must be in (0, 1]")
+    if not SPLIT_MODE.match(config.split.mode):
+        fail("split.mode", 'must be "separator", "none" or "pages:N"')
+    for index, inbox in enumerate(config.inboxes):
+        if inbox.split and not SPLIT_MODE.match(inbox.split):
+            fail(f"inboxes[{index}].split", 'must be "separator", "none" or "pages:N"')
+    if config.ocr.output not in ("color", "bw"):
+        fail("ocr.output", 'must be "color" or "bw"')
+    if not 1 <= config.ocr.jpeg_quality <= 100:
+        fail("ocr.jpeg_quality", "must be between 1 and 100")
+    if not 0 <= config.ocr.confidence_floor <= 100:
+        fail("ocr.confidence_floor", "must be between 0 and 100")
+    if config.runner.workers < 0:
+        fail("runner.workers", "must be 0 (one per core) or more")
+    if config.publish.backend not in ("local", "sharepoint"):
+        fail("publish.backend", 'must be "local" or "sharepoint"')
+    if config.sharepoint.auth not in ("certificate", "ntlm", "token"):
+        fail("sharepoint.auth", 'must be "certificate", "ntlm" or "token"')
+    if config.publish.backend == "sharepoint" and not config.sharepoint.site_url.startswith(("http://", "https://")):
+        fail("sharepoint.site_url", "must be the site's http(s) URL when publish.backend is \"sharepoint\"")
+    if not config.categories:
+        fail("categories", "at least one category is needed")
+    if "autre" not in config.categories:
+        fail("categories.autre", "the fallback category 'autre' must exist")
+    for category in config.categories.values():
+        if not CATEGORY_ID.match(category.id):
+            fail(f"categories.{category.id}", "ids are lower-case letters, digits and dashes")
+        if not category.library.strip():
+            fail(f"categories.{category.id}.library", "must not be empty")
+
+
+def load_config(home: Path, config_file: Path | None = None) -> Config:
+    """Default + (config_file, or HOME/mailroom.toml when present) → validated Config."""
+    home = Path(home).expanduser().resolve()
+    raw = _read_toml(DEFAULT_CONFIG)
+    source = str(DEFAULT_CONFIG)
+    if config_file is None and (home / "mailroom.toml").is_file():
+        config_file = home / "mailroom.toml"
+    if config_file is not None:
+        source = str(config_file)
+        user = _read_toml(Path(config_file))
+        if "categories" in user:  # categories are replaced as a whole, never merged
+            raw["categories"] = {}
+        raw = _merge(raw, user)
+
+    known_sections = {"watch", "inboxes", "runner", "ingest", "split", "ocr", "classify", "publish",
+                      "sharepoint", "review", "categories"}
+    unknown = sorted(set(raw) - known_sections)
+    if unknown:
+        raise ConfigError(f"{source}: unknown section [{unknown[0]}]")
+
+    inbox_tables = raw.get("inboxes", [])
+    if not isinstance(inbox_tables, list):
+        raise ConfigError(f"{source}: inboxes must be an array of tables ([[inboxes]])")
+    inboxes = []
+    for index, table in enumerate(inbox_tables):
+        if "path" not in (table or {}):
+            raise ConfigError(f"{source}: inboxes[{index}].path is required")
+        inboxes.append(_build(InboxConfig, table, f"inboxes[{index}]", source))
+
+    categories = {}
+    for category_id, table in raw.get("categories", {}).items():
+        for required in ("label", "library"):
+            if required not in table:
+                raise ConfigError(f"{source}: categories.{category_id}.{required} is required")
+        categories[category_id] = _build(Category, table, f"categories.{category_id}", source, id=category_id)
+
+    config = Config(
+        home=home,
+        source=source,
+        watch=_build(WatchConfig, raw.get("watch", {}), "watch", source),
+        inboxes=tuple(inboxes),
+        runner=_build(RunnerConfig, raw.get("runner", {}), "runner", source),
+        ingest=_build(IngestConfig, raw.get("ingest", {}), "ingest", source),
+        split=_build(SplitConfig, raw.get("split", {}), "split", source),
+        ocr=_build(OcrConfig, raw.get("ocr", {}), "ocr", source),
+        classify=_build(ClassifyConfig, raw.get("classify", {}), "classify", source),
+        publish=_build(PublishConfig, raw.get("publish", {}), "publish", source),
+        sharepoint=_build(SharePointConfig, raw.get("sharepoint", {}), "sharepoint", source),
+        review=_build(ReviewConfig, raw.get("review", {}), "review", source),
+        categories=categories,
+    )
+    _validate(config)
+    return config
+
+
+SECRET_KEYS = {"password", "token", "secret", "key_file", "thumbprint"}
+
+
+def to_toml_dict(config: Config) -> dict:
+    """The effective configuration as plain data, secrets masked, for `config show`."""
+
+    def plain(obj):
+        if dataclasses.is_dataclass(obj):
+            return {f.name: plain(getattr(obj, f.name)) for f in dataclasses.fields(obj) if f.name != "id"}
+        if isinstance(obj, Path):
+            return str(obj)
+        if isinstance(obj, (list, tuple)):
+            return [plain(item) for item in obj]
+        if isinstance(obj, dict):
+            return {key: plain(value) for key, value in obj.items()}
+        return obj
+
+    data = {name: plain(getattr(config, name)) for name in
+            ("watch", "runner", "ingest", "split", "ocr", "classify", "publish", "sharepoint", "review")}
+    data["inboxes"] = plain(config.inboxes)
+    data["categories"] = plain(config.categories)
+    for key in list(data["sharepoint"]):
+        if any(secret in key for secret in SECRET_KEYS) and not key.endswith("_env") and data["sharepoint"][key]:
+            data["sharepoint"][key] = "***"
+    return data

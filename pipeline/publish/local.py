@@ -1,0 +1,125 @@
+"""The embedded default target: one folder per library under $MAILROOM_HOME/library.
+
+Files appear atomically (temporary name, fsync, rename) and a JSON sidecar
+carries the columns an agent would see in SharePoint. The checksum in the
+sidecar makes a second publication of the same document a no-op.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from ..config import Category, Config
+from ..records import Document, PublishResult
+from . import PublishError, document_title, folder_for, safe_name
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_atomically(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".partial-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    directory = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def metadata_columns(doc: Document, category: Category) -> dict:
+    """The columns of the library entry, keyed by field name (titles live in configuration)."""
+    references = doc.fields.get("references") or []
+    return {
+        "document_id": doc.id,
+        "category": category.label,
+        "category_id": category.id,
+        "confidence": doc.confidence,
+        "route_source": doc.route_source,
+        "sender": doc.fields.get("sender"),
+        "letter_date": doc.fields.get("letter_date"),
+        "received_at": doc.received_at,
+        "references": references,
+        "urgent": bool(doc.fields.get("urgent")),
+        "pages": doc.pages,
+        "source_sha256": doc.source_sha256,
+        "batch": doc.batch,
+        "source": doc.source,
+    }
+
+
+class LocalPublisher:
+    def __init__(self, config: Config):
+        self.config = config
+        self.root = config.library_dir
+
+    def _sidecar(self, pdf_target: Path) -> Path:
+        return pdf_target.with_name(pdf_target.name + ".json")
+
+    def _find_existing(self, folder: Path, doc: Document) -> Path | None:
+        """A file of this folder already published for this document with the same content."""
+        if not folder.is_dir():
+            return None
+        for sidecar in folder.glob("*.pdf.json"):
+            try:
+                meta = json.loads(sidecar.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if meta.get("document_id") == doc.id:
+                pdf = sidecar.with_name(sidecar.name[:-5])
+                if pdf.is_file() and sha256_of(pdf) == meta.get("pdf_sha256"):
+                    return pdf
+        return None
+
+    def publish(self, doc: Document, pdf: Path, category: Category) -> PublishResult:
+        library = self.root / safe_name(category.library)
+        folder = library.joinpath(*[safe_name(part) for part in folder_for(doc, category).split("/") if part])
+        existing = self._find_existing(folder, doc)
+        if existing is not None:
+            return PublishResult(destination=str(existing), already_there=True)
+        try:
+            data = Path(pdf).read_bytes()
+        except OSError as error:
+            raise PublishError(f"the searchable PDF cannot be read: {error}", transient=False) from error
+        base = safe_name(document_title(doc, category, self.config.publish.file_name))
+        target = folder / f"{base}.pdf"
+        suffix = 2
+        while target.exists() or self._sidecar(target).exists():
+            target = folder / f"{base} ({suffix}).pdf"
+            suffix += 1
+        meta = metadata_columns(doc, category) | {"pdf_sha256": hashlib.sha256(data).hexdigest()}
+        try:
+            # Sidecar first: a PDF is never visible without its columns; a crash in between
+            # leaves only a sidecar, which the next attempt ignores because its PDF is missing.
+            write_atomically(self._sidecar(target), json.dumps(meta, ensure_ascii=False, indent=2).encode())
+            write_atomically(target, data)
+        except OSError as error:
+            raise PublishError(f"cannot write to the library folder {folder}: {error}") from error
+        return PublishResult(destination=str(target))
+
+    def check(self) -> list[str]:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe = self.root / ".write-test"
+            probe.write_bytes(b"ok")
+            probe.unlink()
+        except OSError as error:
+            return [f"le dossier des bibliothèques {self.root} n'est pas accessible en écriture : {error}"]
+        return []
