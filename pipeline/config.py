@@ -50,7 +50,7 @@ class RunnerConfig:
 class IngestConfig:
     max_pages: int = 2000
     max_pixels: int = 180_000_000
-    min_side_pixels: int = 200
+    min_side_pixels: int = 100
     raster_dpi: int = 300
 
 
