@@ -1,0 +1,1 @@
+"""Sample scans for the demo, the tests and the OCR benchmark."""
