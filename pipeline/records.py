@@ -73,7 +73,8 @@ class Document:
     library: str | None = None
     folder: str | None = None
     reason: str | None = None        # why quarantined / failed
-    attempts: int = 0
+    attempts: int = 0                # failed publication attempts
+    retry_after: str | None = None   # ISO time before which a failed publication is not retried
 
     @property
     def pages(self) -> int:

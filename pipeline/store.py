@@ -119,8 +119,7 @@ class Store:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        with self._tx() as db:
-            db.executescript(SCHEMA)
+        self._db().executescript(SCHEMA)  # executescript manages its own transaction
 
     # -- connection -------------------------------------------------------
     def _db(self) -> sqlite3.Connection:

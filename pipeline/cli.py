@@ -1,0 +1,406 @@
+"""The `mailroom` command: parses arguments, calls the rest, talks to people."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+from . import __version__
+from .config import Config, ConfigError, load_config, to_toml_dict
+from .records import DUPLICATE, PUBLISH_FAILED, PUBLISHED, QUARANTINED, REVIEW, Document
+from .runner import Pipeline
+from .store import InputRow, Store
+from .watch import Watcher, claim, is_junk, recover_incoming
+
+# Feature modules that add their own sub-commands through register(subparsers).
+COMMAND_MODULES = (
+    "pipeline.classify.commands",      # train, eval
+    "pipeline.sheets",                 # sheets
+    "pipeline.publish.sharepoint_commands",  # sharepoint check
+    "pipeline.review.commands",        # review, users
+)
+PUBLISH_RETRY_SECONDS = 60.0
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+def open_store(config: Config) -> Store:
+    config.home.mkdir(parents=True, exist_ok=True)
+    return Store(config.database_path)
+
+
+def collect_files(paths: list[str]) -> list[Path]:
+    files = []
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and not is_junk(p)))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise FileNotFoundError(f"no such file or folder: {name}")
+    return files
+
+
+def report_lines(store: Store, input_ids: list[str]) -> list[dict]:
+    """One line per output document; a quarantined input that made none gets one line of its own."""
+    lines = []
+    for input_id in input_ids:
+        documents = store.documents(input_id=input_id)
+        for doc in documents:
+            lines.append(doc.report_line())
+        row = store.get_input(input_id)
+        if not documents and row.state == "quarantined":
+            lines.append({"id": row.id, "source": row.original_name, "source_sha256": row.sha256,
+                          "source_pages": [], "pages": 0, "status": QUARANTINED, "category": None,
+                          "confidence": None, "candidates": [], "fields": {}, "destination": None,
+                          "reason": row.reason, "received_at": row.received_at, "pdf": None,
+                          "quarantine": row.spool_path})
+    return lines
+
+
+STATUS_WORDS = {PUBLISHED: "published", REVIEW: "to review", QUARANTINED: "quarantined", DUPLICATE: "duplicates",
+                PUBLISH_FAILED: "publish failed"}
+
+
+def summary_counts(lines: list[dict]) -> Counter:
+    return Counter(line["status"] for line in lines)
+
+
+def format_summary(counts: Counter) -> str:
+    parts = [f"{counts.get(state, 0)} {word}" for state, word in STATUS_WORDS.items()
+             if counts.get(state, 0) or state in (PUBLISHED, REVIEW, QUARANTINED, DUPLICATE)]
+    other = sum(n for state, n in counts.items() if state not in STATUS_WORDS)
+    if other:
+        parts.append(f"{other} in progress")
+    return " · ".join(parts)
+
+
+class ProgressLine:
+    """A one-line progress display on a terminal; silent when output is redirected."""
+
+    def __init__(self, total_files: int, stream=sys.stderr):
+        self.total_files = total_files
+        self.stream = stream
+        self.enabled = stream.isatty()
+        self.started = time.monotonic()
+
+    def __call__(self, pipeline: Pipeline) -> None:
+        if not self.enabled:
+            return
+        counts = pipeline.store.document_counts()
+        elapsed = time.monotonic() - self.started
+        text = (f"\r[{pipeline.pages_done}/{max(pipeline.pages_total, pipeline.pages_done)} pages] "
+                f"{len(pipeline.touched)}/{self.total_files} files · published {counts.get(PUBLISHED, 0)} · "
+                f"review {counts.get(REVIEW, 0)} · quarantine {len(pipeline.store.inputs('quarantined'))} · "
+                f"{elapsed:.0f}s")
+        self.stream.write(text[:160].ljust(100))
+        self.stream.flush()
+
+    def done(self) -> None:
+        if self.enabled:
+            self.stream.write("\n")
+
+
+def install_stop_handlers() -> threading.Event:
+    stop = threading.Event()
+
+    def handler(signum, frame):
+        logging.getLogger("mailroom").info("signal %s: stopping cleanly", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return stop
+
+
+# -- commands -------------------------------------------------------------------------------------
+
+def cmd_process(config: Config, args) -> int:
+    store = open_store(config)
+    files = collect_files(args.paths)
+    pipeline = Pipeline(config, store)
+    recover_incoming(config, store)
+    progress = ProgressLine(len(files))
+    try:
+        for path in files:
+            row = claim(config, store, path, inbox=None, move=False)
+            pipeline.submit(row.id)
+            progress(pipeline)
+        pipeline.run_until_idle(progress)
+        for row_id in list(pipeline.touched):  # duplicates of files processed in this same run
+            if store.get_input(row_id).state == "duplicate":
+                pipeline.submit(row_id)
+    finally:
+        pipeline.shutdown()
+        progress.done()
+    lines = report_lines(store, pipeline.touched)
+    if args.report:
+        with open(args.report, "w", encoding="utf-8") as handle:
+            for line in lines:
+                handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+    for line in lines:
+        if line["status"] == QUARANTINED:
+            print(f"quarantined: {line['source']}: {line['reason']}", file=sys.stderr)
+    print(f"{len(files)} file(s) → {len(lines)} document(s): {format_summary(summary_counts(lines))}")
+    return 0
+
+
+def run_service(config: Config, stop: threading.Event, with_review: bool) -> int:
+    """watch and serve: claim settled files, run the stages, retry failed publications."""
+    log = logging.getLogger("mailroom")
+    store = open_store(config)
+    pipeline = Pipeline(config, store)
+    review_server = None
+    if with_review:
+        from .review.server import start as start_review
+        review_server = start_review(config)
+        log.info("review app on %s", review_server.url)
+    recover_incoming(config, store)
+    resumed = pipeline.resume()
+    if resumed:
+        log.info("resuming %d input(s) after a restart", len(resumed))
+    watcher = Watcher(config, store, on_claimed=lambda row: (
+        log.info("received %s as %s", row.original_name, row.id), pipeline.submit(row.id)))
+    watcher.start()
+    inboxes = ", ".join(str(inbox.path) for inbox in config.all_inboxes())
+    log.info("watching %s (home %s)", inboxes, config.home)
+    last_retry = time.monotonic()
+    try:
+        while not stop.is_set():
+            watcher.poll()
+            if pipeline.busy:
+                pipeline.step(timeout=0.25)
+            else:
+                stop.wait(0.25)
+            if time.monotonic() - last_retry >= PUBLISH_RETRY_SECONDS:
+                last_retry = time.monotonic()
+                pipeline.retry_due_publications()
+                for row in store.inputs("duplicate"):
+                    pipeline.submit(row.id)
+    finally:
+        watcher.stop()
+        pipeline.shutdown(wait_for_running=True)
+        if review_server is not None:
+            review_server.stop()
+        store.close()
+        log.info("stopped")
+    return 0
+
+
+def cmd_watch(config: Config, args) -> int:
+    return run_service(config, install_stop_handlers(), with_review=False)
+
+
+def cmd_serve(config: Config, args) -> int:
+    return run_service(config, install_stop_handlers(), with_review=True)
+
+
+def status_data(store: Store) -> dict:
+    documents = store.documents()
+    waiting = [d for d in documents if d.state in (REVIEW, PUBLISH_FAILED)]
+    waiting_inputs = store.inputs("received", "split")
+    oldest = min([(d.received_at, d.id, d.state) for d in waiting] +
+                 [(r.received_at, r.id, "in progress") for r in waiting_inputs], default=None)
+    return {
+        "documents": dict(Counter(d.state for d in documents)),
+        "inputs": store.input_counts(),
+        "oldest_waiting": {"received_at": oldest[0], "id": oldest[1], "state": oldest[2]} if oldest else None,
+        "quarantined": [{"id": r.id, "source": r.original_name, "received_at": r.received_at, "reason": r.reason,
+                         "file": r.spool_path} for r in store.inputs("quarantined")]
+                       + [{"id": d.id, "source": d.source, "received_at": d.received_at, "reason": d.reason,
+                           "file": None} for d in documents if d.state in (QUARANTINED, "rejected")],
+        "publish_failed": [{"id": d.id, "source": d.source, "category": d.category, "attempts": d.attempts,
+                            "error": d.reason, "retry_after": d.retry_after}
+                           for d in documents if d.state == PUBLISH_FAILED],
+        "list": [{"id": d.id, "state": d.state, "category": d.category, "confidence": d.confidence,
+                  "destination": d.destination, "source": d.source, "received_at": d.received_at}
+                 for d in documents],
+    }
+
+
+def cmd_status(config: Config, args) -> int:
+    data = status_data(open_store(config))
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return 0
+    print("Documents: " + (", ".join(f"{state} {n}" for state, n in sorted(data["documents"].items())) or "none"))
+    print("Inputs:    " + (", ".join(f"{state} {n}" for state, n in sorted(data["inputs"].items())) or "none"))
+    oldest = data["oldest_waiting"]
+    print(f"Oldest waiting: {oldest['id']} ({oldest['state']}, received {oldest['received_at']})" if oldest
+          else "Oldest waiting: nothing is waiting")
+    if data["quarantined"]:
+        print(f"Quarantined ({len(data['quarantined'])}):")
+        for item in data["quarantined"]:
+            print(f"  {item['id']}  {item['source']}: {item['reason']}")
+    if data["publish_failed"]:
+        print(f"Failed publications ({len(data['publish_failed'])}):")
+        for item in data["publish_failed"]:
+            print(f"  {item['id']}  {item['source']} → {item['category']}: {item['error']} "
+                  f"(attempts {item['attempts']}, next try after {item['retry_after']})")
+    return 0
+
+
+def cmd_retry(config: Config, args) -> int:
+    from .quarantine import release_input
+
+    store = open_store(config)
+    pipeline = Pipeline(config, store)
+    retried = []
+    try:
+        if args.failed:
+            for doc in store.documents(PUBLISH_FAILED):
+                store.journal("retried", doc.input_id, doc.id, actor="cli")
+                retried.append(pipeline.publish(doc, actor="cli"))
+            for row in store.inputs("quarantined"):
+                release_input(config, store, row)
+                pipeline.submit(row.id)
+        else:
+            row = store.get_input(args.id)
+            doc = store.get_document(args.id)
+            if row is not None and row.state == "quarantined":
+                release_input(config, store, row)
+                pipeline.submit(row.id)
+            elif doc is not None and doc.state == PUBLISH_FAILED:
+                store.journal("retried", doc.input_id, doc.id, actor="cli")
+                retried.append(pipeline.publish(doc, actor="cli"))
+            else:
+                known = row or doc
+                state = known.state if known else None
+                print(f"error: {args.id} is {'unknown' if known is None else 'in state ' + state}: only quarantined "
+                      "inputs and failed publications can be retried", file=sys.stderr)
+                return 1
+        pipeline.run_until_idle()
+    finally:
+        pipeline.shutdown()
+    lines = report_lines(store, pipeline.touched) + [d.report_line() for d in retried]
+    print(f"retried: {format_summary(summary_counts(lines))}")
+    return 0
+
+
+def cmd_config_show(config: Config, args) -> int:
+    import tomli_w
+
+    print(f"# effective configuration (from {config.source}, home {config.home})")
+    print(tomli_w.dumps(to_toml_dict(config)))
+    return 0
+
+
+def doctor_checks(config: Config) -> list[tuple[bool, str, str]]:
+    """(ok, what, what to do) for everything the main job needs."""
+    checks = []
+    tesseract = shutil.which("tesseract")
+    checks.append((bool(tesseract), "tesseract", "sudo apt-get install tesseract-ocr"))
+    if tesseract:
+        langs = subprocess.run([tesseract, "--list-langs"], capture_output=True, text=True).stdout.split()
+        for lang in [*config.ocr.languages.split("+"), "osd"]:
+            checks.append((lang in langs, f"tesseract language '{lang}'", f"sudo apt-get install tesseract-ocr-{lang}"))
+    for tool in ("pdftoppm", "pdfinfo", "pdftotext"):
+        checks.append((bool(shutil.which(tool)), tool, "sudo apt-get install poppler-utils"))
+    model_ok, model_error = True, ""
+    try:
+        from .classify import load_model
+        load_model(config)
+    except Exception as error:  # the model is data from disk: any failure is worth saying
+        model_ok, model_error = False, str(error)
+    checks.append((model_ok, f"classifier model {config.model_dir}" + (f" ({model_error})" if model_error else ""),
+                   "run: mailroom train"))
+    try:
+        config.home.mkdir(parents=True, exist_ok=True)
+        probe = config.home / ".doctor"
+        probe.write_text("ok")
+        probe.unlink()
+        checks.append((True, f"write access to {config.home}", ""))
+    except OSError as error:
+        checks.append((False, f"write access to {config.home} ({error})", "fix the folder's permissions"))
+    from .publish import make_publisher
+    try:
+        problems = make_publisher(config).check()
+    except Exception as error:
+        problems = [str(error)]
+    checks.append((not problems, f"publish target ({config.publish.backend})" +
+                   (": " + "; ".join(problems) if problems else ""), "see the problems above"))
+    return checks
+
+
+def cmd_doctor(config: Config, args) -> int:
+    checks = doctor_checks(config)
+    for ok, what, fix in checks:
+        print(f"{'ok  ' if ok else 'FAIL'} {what}" + ("" if ok or not fix else f"  → {fix}"))
+    return 0 if all(ok for ok, _, _ in checks) else 1
+
+
+# -- parser ---------------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mailroom", description="Digital mailroom: scans → searchable PDFs → libraries.")
+    parser.add_argument("--home", default=os.environ.get("MAILROOM_HOME", "./var"),
+                        help="folder with all state (default: $MAILROOM_HOME or ./var)")
+    parser.add_argument("--config", type=Path, help="configuration file (default: HOME/mailroom.toml, else bundled)")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("--version", action="version", version=f"mailroom {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    process = sub.add_parser("process", help="process these files or folders now, then return")
+    process.add_argument("paths", nargs="+", metavar="PATH")
+    process.add_argument("--report", metavar="FILE", help="write one JSON line per output document")
+    process.set_defaults(handler=cmd_process)
+
+    sub.add_parser("watch", help="watch the inboxes until SIGINT/SIGTERM").set_defaults(handler=cmd_watch)
+    sub.add_parser("serve", help="the main job: watch + review web app").set_defaults(handler=cmd_serve)
+
+    status = sub.add_parser("status", help="counts, oldest waiting item, quarantine, failed publications")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(handler=cmd_status)
+
+    retry = sub.add_parser("retry", help="put quarantined or failed items back in the queue")
+    which = retry.add_mutually_exclusive_group(required=True)
+    which.add_argument("id", nargs="?", help="input id (L000012) or document id (L000012-01)")
+    which.add_argument("--failed", action="store_true", help="every quarantined input and failed publication")
+    retry.set_defaults(handler=cmd_retry)
+
+    config_parser = sub.add_parser("config", help="configuration")
+    config_sub = config_parser.add_subparsers(dest="config_command", required=True)
+    config_sub.add_parser("show", help="the effective configuration as TOML").set_defaults(handler=cmd_config_show)
+
+    sub.add_parser("doctor", help="check the installation").set_defaults(handler=cmd_doctor)
+
+    for module_name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:  # TODO(lead): strict once every feature module has landed
+            if error.name != module_name:
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    try:
+        config = load_config(Path(args.home), args.config)
+    except ConfigError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return 2
+    try:
+        return args.handler(config, args) or 0
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
