@@ -45,6 +45,8 @@ def infer_dpi(width: int, height: int) -> float:
     """Resolution of a scan without DPI information, from the paper size it must be (A4 or Letter)."""
     long_side, short_side = max(width, height), min(width, height)
     aspect = long_side / short_side
+    if not 1.2 <= aspect <= 1.55:  # not a whole page (a strip, a snippet): assume a common scan resolution
+        return 300
     paper = A4_INCHES if abs(aspect - A4_INCHES[1] / A4_INCHES[0]) <= abs(aspect - LETTER_INCHES[1] / LETTER_INCHES[0]) \
         else LETTER_INCHES
     return round(long_side / paper[1])
