@@ -1,0 +1,1 @@
+"""The supervisors' review web app: queue, document view, decisions, dashboard (French pages)."""

@@ -1,0 +1,383 @@
+"""The supervisors' review web app (FastAPI + Jinja2, French pages, no build step).
+
+Every route except the login form and the static files requires a session;
+every form carries a CSRF token; only documents in the review state can be
+seen or changed here, and only by supervisors. Decisions are carried out by
+``pipeline.runner`` so that a reviewed letter is routed, published and
+journaled exactly like one the machine was sure of.
+"""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+
+from ..config import Config
+from ..records import Document
+from ..store import Store
+from . import queries
+from .auth import COOKIE_NAME, ROLE_LABELS, Session, Sessions, load_secret_key, verify_password
+from .previews import SAFE_ID, SIZES, PreviewUnavailable, page_image
+
+HERE = Path(__file__).resolve().parent
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+MAX_FIELD = 300
+MAX_REASON = 500
+MAX_REFERENCES = 20
+SECURITY_HEADERS = {
+    "Content-Security-Policy": ("default-src 'self'; img-src 'self'; style-src 'self'; script-src 'self'; "
+                                "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+
+class FormError(ValueError):
+    """A value of the decision form that cannot be used; the message is shown to the supervisor."""
+
+
+def create_app(config: Config, store: Store | None = None) -> FastAPI:
+    store = store or Store(config.database_path)
+    sessions = Sessions(load_secret_key(config))
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.filters.update(when=format_when, percent=format_percent, age=format_age)
+    app = FastAPI(title="mailroom — revue", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.config, app.state.store, app.state.sessions = config, store, sessions
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    def category_label(category_id: str | None) -> str:
+        category = config.categories.get(category_id or "")
+        return category.label if category else (category_id or "—")
+
+    def render(request: Request, name: str, status: int = 200, **context: Any) -> Response:
+        session: Session | None = request.state.session
+        session_id = request.state.session_id or sessions.new_id()
+        context |= {
+            "session": session,
+            "role_label": ROLE_LABELS.get(session.role, session.role) if session else "",
+            "csrf": sessions.csrf_token(session_id),
+            "flash": _take_flash(session),
+            "label": category_label,
+            "urgent": queries.is_urgent,
+        }
+        response = templates.TemplateResponse(request, name, context, status_code=status)
+        if request.state.session_id is None:  # an anonymous visitor gets an id for the login form's token
+            _set_cookie(request, response, sessions.cookie_value(session_id))
+        return response
+
+    # -- guard: sessions, origin, headers ---------------------------------------------
+    @app.middleware("http")
+    async def guard(request: Request, call_next):
+        session_id = sessions.id_from_cookie(request.cookies.get(COOKIE_NAME))
+        request.state.session_id = session_id
+        request.state.session = sessions.get(session_id)
+        path = request.url.path
+        public = path == "/login" or path.startswith("/static/")
+        if request.method not in SAFE_METHODS and not _same_origin(request):
+            response: Response = PlainTextResponse("Requête refusée : elle ne vient pas de cette application.", 403)
+        elif request.state.session is None and not public:
+            if request.method in ("GET", "HEAD"):
+                target = path + (f"?{request.url.query}" if request.url.query else "")
+                response = RedirectResponse(f"/login?suivant={quote(target, safe='')}", status_code=303)
+            else:
+                response = PlainTextResponse("Connexion requise.", 401)
+        else:
+            response = await call_next(request)
+        for header, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(header, value)
+        if not path.startswith("/static/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException) -> Response:
+        if request.state.session is None or error.status_code == 401:
+            return PlainTextResponse(str(error.detail), error.status_code)
+        return render(request, "error.html", status=error.status_code, message=error.detail,
+                      status_code=error.status_code)
+
+    # -- dependencies -----------------------------------------------------------------
+    def current(request: Request) -> Session:
+        session = request.state.session
+        if session is None:  # the guard already refused; this keeps each route safe on its own
+            raise HTTPException(401, "Connexion requise.")
+        return session
+
+    def supervisor(session: Session = Depends(current)) -> Session:
+        if not session.can_decide:
+            raise HTTPException(403, "Votre compte est en lecture seule : seuls les superviseurs décident.")
+        return session
+
+    async def csrf(request: Request) -> None:
+        form = await request.form()
+        if not sessions.csrf_ok(request.state.session_id, form.get("csrf")):
+            raise HTTPException(403, "Formulaire expiré ou invalide (jeton CSRF). Rechargez la page et recommencez.")
+
+    def waiting_document(document_id: str) -> Document:
+        doc = queries.review_document(store, document_id) if SAFE_ID.match(document_id) else None
+        if doc is None:
+            raise HTTPException(404, "Ce document n'est pas (ou plus) dans la file d'attente.")
+        return doc
+
+    # -- login / logout -----------------------------------------------------------------
+    @app.get("/login")
+    def login_form(request: Request, suivant: str = "") -> Response:
+        if request.state.session is not None:
+            return RedirectResponse(_safe_next(suivant), status_code=303)
+        return render(request, "login.html", suivant=_safe_next(suivant), error=None, username="")
+
+    @app.post("/login", dependencies=[Depends(csrf)])
+    async def login(request: Request) -> Response:
+        form = await request.form()
+        username = str(form.get("username", "")).strip()[:64]
+        password = str(form.get("password", ""))
+        suivant = _safe_next(str(form.get("suivant", "")))
+        if sessions.locked(username):
+            return render(request, "login.html", status=429, suivant=suivant, username=username,
+                          error="Trop d'essais pour ce compte. Patientez une minute avant de recommencer.")
+        user = await run_in_threadpool(store.get_user, username) if username else None
+        ok = await run_in_threadpool(verify_password, user["password_hash"] if user else None, password)
+        if not ok or user is None:
+            sessions.failed(username)
+            return render(request, "login.html", status=401, suivant=suivant, username=username,
+                          error="Identifiant ou mot de passe incorrect.")
+        sessions.succeeded(username)
+        sessions.close(request.state.session_id)
+        session = sessions.open(user["name"], user["role"])
+        response = RedirectResponse(suivant, status_code=303)
+        _set_cookie(request, response, sessions.cookie_value(session.id))
+        return response
+
+    @app.post("/logout", dependencies=[Depends(csrf)])
+    def logout(request: Request, session: Session = Depends(current)) -> Response:
+        sessions.close(session.id)
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE_NAME, path="/")
+        return response
+
+    # -- pages ------------------------------------------------------------------------------
+    @app.get("/")
+    def home(session: Session = Depends(current)) -> Response:
+        return RedirectResponse("/queue", status_code=303)
+
+    @app.get("/queue")
+    def queue_page(request: Request, session: Session = Depends(current)) -> Response:
+        queue = queries.review_queue(store)
+        return render(request, "queue.html", queue=queue, page="queue")
+
+    @app.get("/documents/{document_id}")
+    def document_page(request: Request, document_id: str, session: Session = Depends(current)) -> Response:
+        doc = waiting_document(document_id)
+        return render(request, "document.html", **_document_context(config, store, doc), page="document",
+                      errors=[], values=None)
+
+    @app.get("/documents/{document_id}/pages/{page}/{size}")
+    def page_png(document_id: str, page: int, size: str, session: Session = Depends(current)) -> Response:
+        doc = waiting_document(document_id)
+        if size not in SIZES:
+            raise HTTPException(404, "Taille d'image inconnue.")
+        try:
+            path = page_image(config, doc, page, size)
+        except PreviewUnavailable as error:
+            raise HTTPException(404, f"Image indisponible : {error}") from None
+        return FileResponse(path, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
+
+    @app.post("/documents/{document_id}/decision", dependencies=[Depends(csrf)])
+    async def decide(request: Request, document_id: str, session: Session = Depends(supervisor)) -> Response:
+        doc = await run_in_threadpool(waiting_document, document_id)
+        form = await request.form()
+        try:
+            category, fields = _decision_from_form(config, doc, form)
+        except FormError as error:
+            context = _document_context(config, store, doc)
+            return render(request, "document.html", status=400, **context, page="document",
+                          errors=[str(error)], values=_form_values(form))
+        order = [d.id for d in queries.review_queue(store)]
+        from .. import runner  # late: the runner imports OCR and models the app never needs at start
+
+        try:
+            decided = await run_in_threadpool(runner.review_decision, config, store, doc.id, category, fields,
+                                              session.user)
+        except runner.DecisionError as error:
+            session.flash.append(f"Décision non enregistrée : {error}")
+        else:
+            session.flash.append(_decision_message(decided, category_label(decided.category)))
+        return _go_next(store, order, doc.id)
+
+    @app.post("/documents/{document_id}/rejection", dependencies=[Depends(csrf)])
+    async def reject(request: Request, document_id: str, session: Session = Depends(supervisor)) -> Response:
+        doc = await run_in_threadpool(waiting_document, document_id)
+        form = await request.form()
+        reason = " ".join(str(form.get("reason", "")).split())[:MAX_REASON]
+        if not reason:
+            context = _document_context(config, store, doc)
+            return render(request, "document.html", status=400, **context, page="document",
+                          errors=["Indiquez pourquoi ce document n'est pas un courrier."], values=_form_values(form))
+        order = [d.id for d in queries.review_queue(store)]
+        from .. import runner
+
+        try:
+            await run_in_threadpool(runner.reject_document, config, store, doc.id, reason, session.user)
+        except runner.DecisionError as error:
+            session.flash.append(f"Rejet non enregistré : {error}")
+        else:
+            session.flash.append(f"Document {doc.id} rejeté et mis en quarantaine : {reason}")
+        return _go_next(store, order, doc.id)
+
+    @app.get("/dashboard")
+    def dashboard_page(request: Request, session: Session = Depends(current)) -> Response:
+        board = queries.dashboard(config, store)
+        return render(request, "dashboard.html", board=board, page="dashboard")
+
+    return app
+
+
+# -- helpers -----------------------------------------------------------------------------------
+def _take_flash(session: Session | None) -> list[str]:
+    if session is None:
+        return []
+    messages, session.flash[:] = list(session.flash), []
+    return messages
+
+
+def _set_cookie(request: Request, response: Response, value: str) -> None:
+    response.set_cookie(COOKIE_NAME, value, httponly=True, samesite="lax", path="/",
+                        secure=request.url.scheme == "https")
+
+
+def _same_origin(request: Request) -> bool:
+    """A state-changing request must come from our own pages (when the browser says where from)."""
+    origin = request.headers.get("origin")
+    if origin is None:  # older browsers and tests; the CSRF token still protects the form
+        return True
+    return urlsplit(origin).netloc == request.headers.get("host", "")
+
+
+def _safe_next(target: str) -> str:
+    """Only paths of this app, never another site (no open redirect)."""
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target and target != "/login":
+        return target
+    return "/queue"
+
+
+def _go_next(store: Store, order: list[str], document_id: str) -> Response:
+    following = queries.next_after(store, order, document_id)
+    if following is None:
+        return RedirectResponse("/queue", status_code=303)
+    return RedirectResponse(f"/documents/{quote(following)}", status_code=303)
+
+
+def _decision_message(doc: Document, label: str) -> str:
+    if doc.state == "published":
+        return f"Document {doc.id} classé « {label} » et publié."
+    if doc.state == "publish-failed":
+        return f"Document {doc.id} classé « {label} », mais la publication a échoué : {doc.reason or 'voir le journal'}."
+    return f"Document {doc.id} classé « {label} » (état : {doc.state})."
+
+
+def _document_context(config: Config, store: Store, doc: Document) -> dict[str, Any]:
+    queue = queries.review_queue(store)
+    previous, following = queries.neighbours(queue, doc.id)
+    top = [c for c in doc.candidates if c.category in config.categories][:3]
+    proposed = top[0].category if top else (doc.category if doc.category in config.categories else None)
+    top_ids = {c.category for c in top}
+    others = sorted((c for c in config.categories.values() if c.id not in top_ids), key=lambda c: c.label.lower())
+    position = [d.id for d in queue].index(doc.id) + 1 if doc.id in [d.id for d in queue] else None
+    return {"doc": doc, "top": top, "proposed": proposed, "others": others, "previous": previous,
+            "following": following, "position": position, "queue_length": len(queue),
+            "references": list(doc.fields.get("references") or [])}
+
+
+def _form_values(form) -> dict[str, Any]:
+    """What the supervisor typed, to show it again with an error instead of losing it."""
+    return {
+        "category": str(form.get("category", "")),
+        "sender": str(form.get("sender", ""))[:MAX_FIELD],
+        "letter_date": str(form.get("letter_date", ""))[:20],
+        "references": [{"kind": str(k)[:MAX_FIELD], "value": str(v)[:MAX_FIELD]}
+                       for k, v in zip(form.getlist("ref_kind"), form.getlist("ref_value"))],
+        "urgent": form.get("urgent") == "on",
+        "reason": str(form.get("reason", ""))[:MAX_REASON],
+    }
+
+
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _decision_from_form(config: Config, doc: Document, form) -> tuple[str, dict[str, Any]]:
+    """(category, fields) from the decision form, checked; the document's other fields are kept."""
+    action = form.get("action", "correct")
+    top = [c.category for c in doc.candidates if c.category in config.categories]
+    if action == "accept":
+        category = top[0] if top else (doc.category or "")
+    else:
+        category = str(form.get("category", ""))
+    if category not in config.categories:
+        raise FormError("Choisissez une catégorie dans la liste.")
+    sender = " ".join(str(form.get("sender", "")).split())
+    if len(sender) > MAX_FIELD:
+        raise FormError(f"L'expéditeur dépasse {MAX_FIELD} caractères.")
+    letter_date = str(form.get("letter_date", "")).strip()
+    if letter_date and letter_date != (doc.fields.get("letter_date") or ""):  # an unchanged odd value is kept
+        try:
+            if not ISO_DATE.match(letter_date):
+                raise ValueError
+            date.fromisoformat(letter_date)
+        except ValueError:
+            raise FormError("La date du courrier doit être une date valide (jj/mm/aaaa).") from None
+    references = []
+    for kind, value in zip(form.getlist("ref_kind"), form.getlist("ref_value")):
+        kind, value = " ".join(str(kind).split()), " ".join(str(value).split())
+        if value:
+            if len(kind) > MAX_FIELD or len(value) > MAX_FIELD:
+                raise FormError(f"Une référence dépasse {MAX_FIELD} caractères.")
+            references.append({"kind": kind or "référence", "value": value})
+    if len(references) > MAX_REFERENCES:
+        raise FormError(f"{MAX_REFERENCES} références au plus.")
+    fields = dict(doc.fields) | {"sender": sender or None, "letter_date": letter_date or None,
+                                 "references": references, "urgent": form.get("urgent") == "on"}
+    return category, fields
+
+
+# -- template filters (French formats) ------------------------------------------------------------
+def format_when(value: str | None) -> str:
+    if not value:
+        return "—"
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if len(value) <= 10:
+        return f"{moment:%d/%m/%Y}"
+    return f"{moment.astimezone():%d/%m/%Y à %H:%M}"
+
+
+def format_percent(value: float | None, scale: float = 100.0) -> str:
+    if value is None:
+        return "—"
+    return f"{round(value * scale)}\u202f%"
+
+
+def format_age(value: str | None) -> str:
+    """'depuis 3 h 05' or 'depuis 2 jours' — how long the oldest letter has waited."""
+    if not value:
+        return ""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return ""
+    minutes = max(0, int((datetime.now().astimezone() - moment.astimezone()).total_seconds() // 60))
+    if minutes < 60:
+        return f"depuis {minutes} min"
+    if minutes < 48 * 60:
+        return f"depuis {minutes // 60} h {minutes % 60:02d}"
+    return f"depuis {minutes // (24 * 60)} jours"

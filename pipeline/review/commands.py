@@ -1,0 +1,83 @@
+"""`mailroom review` and `mailroom users add`: the command-line side of the review app."""
+from __future__ import annotations
+
+import argparse
+import getpass
+import signal
+import sys
+import threading
+
+from ..config import Config
+from ..store import Store
+from .auth import MIN_PASSWORD_LENGTH, ROLES, AccountError, check_new_account, hash_password
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `review` and `users` to the main parser; each sets ``handler(config, args) -> int``."""
+    review = subparsers.add_parser("review", help="serve the supervisors' review pages",
+                                   description="Serve the supervisors' review web app until SIGINT/SIGTERM.")
+    review.add_argument("--host", default=None, help="address to listen on (default: [review].host, 127.0.0.1)")
+    review.add_argument("--port", type=int, default=None, help="port (default: [review].port, 8000)")
+    review.set_defaults(handler=run_review)
+
+    users = subparsers.add_parser("users", help="manage review accounts")
+    actions = users.add_subparsers(dest="users_action", metavar="ACTION", required=True)
+    add = actions.add_parser("add", help="create an account or reset its password and role",
+                             description="Create a review account (or replace its password and role). The "
+                                         "password is asked twice on a terminal, else read from stdin.")
+    add.add_argument("name")
+    add.add_argument("--role", choices=ROLES, default="supervisor")
+    add.set_defaults(handler=add_user)
+
+
+def read_password(stdin=None, prompt=getpass.getpass) -> str:
+    """Twice with getpass on a terminal; the first line of stdin otherwise (for scripts)."""
+    stdin = stdin or sys.stdin
+    if stdin.isatty():
+        first = prompt("Mot de passe : ")
+        if first != prompt("Confirmez le mot de passe : "):
+            raise AccountError("les deux mots de passe diffèrent")
+        return first
+    line = stdin.readline()
+    return line[:-1] if line.endswith("\n") else line
+
+
+def add_user(config: Config, args: argparse.Namespace) -> int:
+    try:
+        password = read_password()
+        check_new_account(args.name, password, args.role)
+    except AccountError as error:
+        print(f"mailroom users add : {error}", file=sys.stderr)
+        return 2
+    except (EOFError, KeyboardInterrupt):
+        print("mailroom users add : abandon, aucun compte créé", file=sys.stderr)
+        return 1
+    store = Store(config.database_path)
+    existed = store.get_user(args.name) is not None
+    store.add_user(args.name, hash_password(password), args.role)
+    verb = "mis à jour" if existed else "créé"
+    print(f"compte {args.name} {verb} (rôle : {args.role}, mot de passe de {MIN_PASSWORD_LENGTH}+ caractères)")
+    return 0
+
+
+def run_review(config: Config, args: argparse.Namespace) -> int:
+    from .server import start
+
+    try:
+        server = start(config, host=args.host, port=args.port)
+    except RuntimeError as error:
+        print(f"mailroom review : {error}", file=sys.stderr)
+        return 1
+    print(f"revue du courrier : {server.url} (Ctrl+C pour arrêter)", flush=True)
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stop.wait(1.0):
+            if not server.running:
+                print("mailroom review : le serveur s'est arrêté", file=sys.stderr)
+                return 1
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        server.stop()
+    return 0
