@@ -28,6 +28,7 @@ class WatchConfig:
     settle_seconds: float = 2.0
     rescan_seconds: float = 30.0
     poll_seconds: float = 1.0
+    invalid_grace_seconds: float = 30.0
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 A file is taken when its size and mtime have not changed for the settle time
 AND it opens as a PDF/TIFF/JPEG/PNG (scanners write slowly, and over SMB).
-A file that stays unreadable for ``invalid_grace`` seconds is taken anyway and
+A file that stays unreadable for ``watch.invalid_grace_seconds`` is taken anyway and
 goes to quarantine with a reason: nothing sits in an inbox unexplained.
 """
 from __future__ import annotations
@@ -177,7 +177,7 @@ class Watcher:
         self.config = config
         self.store = store
         self.on_claimed = on_claimed
-        self.invalid_grace = invalid_grace if invalid_grace is not None else max(30.0, 5 * config.watch.settle_seconds)
+        self.invalid_grace = invalid_grace if invalid_grace is not None else config.watch.invalid_grace_seconds
         self._candidates: dict[Path, _Candidate] = {}
         self._lock = threading.Lock()
         self._observers = []
