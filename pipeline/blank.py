@@ -1,0 +1,126 @@
+"""Blank-page detection for duplex backs.
+
+A raw "share of dark pixels" is fooled both ways: scanner noise, dust, dark
+borders, punch holes and recto bleed-through add ink to an empty back, while a
+page holding one short line of text has less ink than a noisy blank. So ink is
+measured only on marks that look like writing:
+
+1. paper is normalised by a local background estimate (a max filter over ~7 mm),
+   so shadows and gradients vanish and faint bleed-through stays under the
+   contrast threshold;
+2. connected marks are kept unless they are specks (dust, noise), touch the
+   page edge (borders, shadows), are punch holes, or are isolated thin lines
+   (scanner streaks, folds);
+3. the page is blank when the kept ink is under ``ink_ratio`` of the page AND
+   no text line (three or more character-sized marks in a row) is found: a few
+   words are content whatever their ink share.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PIL import Image
+
+CONTRAST = 0.60         # ink is at most 60 % as bright as the paper around it
+BACKGROUND_MM = 7.0     # wider than any pen or print stroke, narrower than borders
+WORK_DPI = 200          # finer scans are reduced first: enough for 6-pt text
+EDGE_MM = 1.5           # marks this close to the image edge are scanner artefacts
+SPECK_MM2 = 0.12        # smaller marks are dust or noise (a printed full stop is ~0.1 mm²)
+
+
+@dataclass(frozen=True)
+class InkReport:
+    """What the detector saw on one page, for tests and the benchmark."""
+
+    ink_ratio: float          # kept ink / page area
+    raw_ratio: float          # every dark pixel / page area, before cleaning
+    text_line: bool           # three or more character-sized marks in a row
+    marks: int                # marks kept after cleaning
+
+
+def image_dpi(image: Image.Image) -> float:
+    """The page's resolution; a missing or bogus tag is taken from an A4 page size."""
+    dpi = float((image.info.get("dpi") or (0, 0))[0] or 0)
+    return dpi if dpi >= 50 else max(image.size) / 11.69
+
+
+def _grayscale(image: Image.Image) -> tuple[np.ndarray, float]:
+    return np.asarray(image.convert("L")), image_dpi(image)
+
+
+def ink_mask(gray: np.ndarray, dpi: float) -> np.ndarray:
+    """Pixels clearly darker than the paper around them (uint8 0/1)."""
+    step = 8
+    small = cv2.resize(gray, (max(1, gray.shape[1] // step), max(1, gray.shape[0] // step)),
+                       interpolation=cv2.INTER_AREA)
+    size = max(3, int(round(BACKGROUND_MM / 25.4 * dpi / step)) | 1)
+    paper = cv2.dilate(small, cv2.getStructuringElement(cv2.MORPH_RECT, (size, size)))
+    paper = cv2.medianBlur(paper, 3)
+    paper = cv2.resize(paper, (gray.shape[1], gray.shape[0]), interpolation=cv2.INTER_LINEAR)
+    return (gray.astype(np.float32) < paper.astype(np.float32) * CONTRAST).astype(np.uint8)
+
+
+def _text_line(boxes: np.ndarray) -> bool:
+    """True when some character-sized mark has two neighbours on its line."""
+    if len(boxes) < 3:
+        return False
+    boxes = boxes[np.argsort(boxes[:, 0])][:400]  # by x; a real text page stops early anyway
+    x, y, w, h = (boxes[:, i].astype(np.float32) for i in range(4))
+    cy = y + h / 2
+    for i in range(len(boxes)):
+        tall = np.maximum(h, h[i])
+        same_line = np.abs(cy - cy[i]) < 0.6 * tall
+        gap = np.maximum(x - (x[i] + w[i]), x[i] - (x + w))
+        near = same_line & (gap < 2.5 * tall)
+        near[i] = False
+        if near.sum() >= 2:
+            return True
+    return False
+
+
+def analyse(image: Image.Image) -> InkReport:
+    """Measure the writing-like ink on a page (see the module docstring)."""
+    return analyse_gray(*_grayscale(image))
+
+
+def analyse_gray(gray: np.ndarray, dpi: float) -> InkReport:
+    """:func:`analyse` on an 8-bit gray array already at hand (the splitter's barcode raster)."""
+    if dpi > WORK_DPI * 1.25:
+        scale = WORK_DPI / dpi
+        gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        dpi = WORK_DPI
+    mask = ink_mask(gray, dpi)
+    height, width = mask.shape
+    area = float(height * width)
+    raw = float(mask.sum()) / area
+    if raw == 0.0:
+        return InkReport(0.0, 0.0, False, 0)
+    mm = dpi / 25.4
+    count, _, stats, centroids = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    x, y, w, h, pixels = (stats[1:, i] for i in range(5))
+    cx, cy = centroids[1:, 0], centroids[1:, 1]
+    edge = EDGE_MM * mm
+    touches_edge = (x <= edge) | (y <= edge) | (x + w >= width - edge) | (y + h >= height - edge)
+    speck = pixels < SPECK_MM2 * mm * mm
+    side_min, side_max = np.minimum(w, h), np.maximum(w, h)
+    near_edge = np.minimum.reduce([cx, cy, width - cx, height - cy]) < 25 * mm
+    punch_hole = (near_edge & (side_min >= 4 * mm) & (side_max <= 9 * mm) & (side_max <= 1.35 * side_min)
+                  & (pixels >= 0.4 * w * h))
+    thin_line = (side_min <= 0.6 * mm) & (side_max >= 25 * mm)
+    kept = ~(touches_edge | speck | punch_hole | thin_line)
+    ink = float(pixels[kept].sum()) / area
+    character = kept & (h >= 0.8 * mm) & (h <= 15 * mm) & (w <= 20 * mm)
+    boxes = stats[1:][character][:, :4]
+    return InkReport(ink, raw, _text_line(boxes), int(kept.sum()))
+
+
+def blank_report(report: InkReport, ink_ratio: float) -> bool:
+    """The blank decision on a measured page: less kept ink than ``ink_ratio`` and no text line."""
+    return report.ink_ratio < ink_ratio and not report.text_line
+
+
+def is_blank(image: Image.Image, ink_ratio: float) -> bool:
+    """True when the page carries no writing (see the module docstring for what is ignored)."""
+    return blank_report(analyse(image), ink_ratio)

@@ -1,0 +1,192 @@
+"""Cut a scanned batch back into letters (issue #3).
+
+Pages are rasterised one at a time at ``split.barcode_dpi`` and forgotten at
+once, so memory does not grow with the batch. On each page the codes are read
+first (a separator or cover sheet is never mistaken for a blank page, however
+little ink it has), then blankness is measured on the same raster.
+
+Who owns a removed page (``DocumentPlan.dropped_pages``): the document it was
+scanned with. A blank page after content is the back of that content and
+belongs to the document in progress. A separator or cover sheet, and the blank
+pages that follow it (its own back), belong to the document that comes next,
+the one the sheet introduces. Blank pages before the first letter go to the
+first document; sheets and blanks at the very end go to the last one. A batch
+with no letter at all gives no plan, and ``SplitResult.reason`` says why.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from .barcodes import PageCodes, read_codes as read_page_codes
+from .blank import analyse_gray, blank_report, image_dpi
+from .config import Config
+from .ingest import BadInput, Source
+from .records import ROUTE_COVER_SHEET, DocumentPlan
+
+log = logging.getLogger(__name__)
+
+BLANK = "page blanche"
+SEPARATOR_SHEET = "feuille de séparation"
+COVER_SHEET = "page de garde d'aiguillage ({category})"
+CONTENT, BLANK_PAGE, SEPARATOR_PAGE, COVER_PAGE = "content", "blank", "separator", "cover"
+MAX_RASTER_DPI_FACTOR = 1.5   # image sources finer than this × barcode_dpi are reduced first
+
+
+@dataclass
+class SplitResult:
+    """The documents found in a batch, and every page that was removed with its reason (French)."""
+
+    plans: list[DocumentPlan] = field(default_factory=list)
+    dropped: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def reason(self) -> str | None:
+        """Why there is no document at all (for the quarantine), None when there is one."""
+        if self.plans:
+            return None
+        if self.dropped and all(reason == BLANK for _, reason in self.dropped):
+            return "toutes les pages sont blanches"
+        return "le lot ne contient aucun courrier : seulement des pages blanches et des feuilles de séparation"
+
+
+@dataclass(frozen=True)
+class PageKind:
+    kind: str
+    category: str | None = None
+
+    @property
+    def reason(self) -> str:
+        if self.kind == BLANK_PAGE:
+            return BLANK
+        if self.kind == SEPARATOR_PAGE:
+            return SEPARATOR_SHEET
+        return COVER_SHEET.format(category=self.category)
+
+
+def _gray_page(source: Source, page: int, dpi: int) -> tuple[np.ndarray, float]:
+    """One page as an 8-bit gray array near ``dpi`` (image sources come at their own resolution)."""
+    image: Image.Image = source.render(page, dpi)
+    native = image_dpi(image)
+    gray = np.asarray(image.convert("L"))
+    del image
+    if native > dpi * MAX_RASTER_DPI_FACTOR:
+        scale = dpi / native
+        gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        native = float(dpi)
+    return gray, native
+
+
+def _route(codes: PageCodes, page: int, config: Config) -> str | None:
+    routes = codes.routes
+    if not routes:
+        return None
+    valid = ", ".join(sorted(config.categories))
+    unknown = [category for category in routes if category not in config.categories]
+    if unknown:
+        raise BadInput(f"la page {page} est une page de garde d'aiguillage vers la catégorie « {unknown[0]} », "
+                       f"qui n'existe pas dans la configuration (catégories valides : {valid}) ; "
+                       "réimprimer les pages de garde avec « mailroom sheets » et numériser à nouveau le lot")
+    if len(routes) > 1:
+        raise BadInput(f"la page {page} porte plusieurs codes d'aiguillage contradictoires "
+                       f"({', '.join(routes)}) : n'en garder qu'un et numériser à nouveau le lot")
+    return routes[0]
+
+
+def classify_page(source: Source, page: int, config: Config, read_codes: bool) -> PageKind:
+    """Separator, cover sheet, blank or content: one raster, read then measured."""
+    gray, dpi = _gray_page(source, page, config.split.barcode_dpi)
+    if read_codes:
+        codes = read_page_codes(gray, dpi)
+        category = _route(codes, page, config)
+        if category is not None:
+            return PageKind(COVER_PAGE, category)
+        if codes.separator:
+            return PageKind(SEPARATOR_PAGE)
+    if config.split.drop_blank_pages and blank_report(analyse_gray(gray, dpi), config.ocr.blank_ink_ratio):
+        return PageKind(BLANK_PAGE)
+    return PageKind(CONTENT)
+
+
+def _by_separators(kinds, result: SplitResult) -> None:
+    current: DocumentPlan | None = None   # the document receiving content pages
+    waiting: list[int] = []               # removed pages owned by the next document
+    route: str | None = None              # category forced on the next document
+    between = False                       # a sheet was seen since the last content page
+    for page, kind in kinds:
+        if kind.kind == CONTENT:
+            if current is None or between:
+                current = DocumentPlan(source_pages=[], dropped_pages=waiting, category=route,
+                                       route_source=ROUTE_COVER_SHEET if route else None)
+                result.plans.append(current)
+                waiting, route, between = [], None, False
+            current.source_pages.append(page)
+            continue
+        result.dropped.append((page, kind.reason))
+        if kind.kind == BLANK_PAGE:
+            (current.dropped_pages if current is not None and not between else waiting).append(page)
+            continue
+        waiting.append(page)
+        between = True
+        if kind.kind == COVER_PAGE:
+            route = kind.category  # of two sheets in a row, the one nearest the letter wins
+    if waiting and current is not None:
+        current.dropped_pages.extend(waiting)
+
+
+def _by_count(kinds, result: SplitResult, size: int | None) -> None:
+    """``none`` (size None) or ``pages:N``: groups of source pages, blank ones removed inside each group."""
+    groups: dict[int, DocumentPlan] = {}
+    for page, kind in kinds:
+        key = 0 if size is None else (page - 1) // size
+        plan = groups.setdefault(key, DocumentPlan(source_pages=[]))
+        if kind.kind == BLANK_PAGE:
+            plan.dropped_pages.append(page)
+            result.dropped.append((page, kind.reason))
+        else:
+            plan.source_pages.append(page)
+    orphans: list[int] = []  # blank groups before the first letter wait for it
+    for key in sorted(groups):
+        plan = groups[key]
+        if not plan.source_pages:
+            (result.plans[-1].dropped_pages if result.plans else orphans).extend(plan.dropped_pages)
+            continue
+        plan.dropped_pages.extend(orphans)
+        orphans = []
+        result.plans.append(plan)
+
+
+def plan_documents(source: Source, mode: str, config: Config) -> SplitResult:
+    """Split ``source`` according to ``mode`` ("separator" | "none" | "pages:N").
+
+    Raises BadInput for a cover sheet naming an unknown category (the batch goes
+    to quarantine rather than to the wrong service).
+    """
+    if mode == "separator":
+        size, read_codes = None, True
+    elif mode == "none":
+        size, read_codes = None, False
+    elif mode.startswith("pages:") and mode[6:].isdigit() and int(mode[6:]) > 0:
+        size, read_codes = int(mode[6:]), False
+    else:
+        raise ValueError(f'unknown split mode {mode!r}: "separator", "none" or "pages:N"')
+    result = SplitResult()
+    needs_raster = read_codes or config.split.drop_blank_pages
+
+    def kinds():
+        for page in range(1, source.page_count + 1):
+            kind = classify_page(source, page, config, read_codes) if needs_raster else PageKind(CONTENT)
+            log.debug("%s page %d: %s", source.path.name, page, kind.kind)
+            yield page, kind
+
+    if read_codes:
+        _by_separators(kinds(), result)
+    else:
+        _by_count(kinds(), result, size)
+    for plan in result.plans:
+        plan.dropped_pages.sort()
+    return result
