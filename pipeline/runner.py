@@ -186,6 +186,9 @@ class Pipeline:
             if doc.route_source:
                 self.store.journal("cover-sheet", row.id, doc.id, category=doc.category, route_source=doc.route_source)
             self._start_ocr(doc, source)
+        for waiting in self.store.inputs("duplicate"):  # copies that arrived while this one was being split
+            if waiting.duplicate_of == row.id:
+                self._record_duplicate(waiting)
 
     def _failed_attempt(self, row: InputRow, error: Exception) -> None:
         attempts = self.store.count_input_attempt(row.id)
