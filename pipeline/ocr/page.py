@@ -1,0 +1,156 @@
+"""OCR of one source page: upright, straight, recognised once, written as a one-page searchable PDF."""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ..config import Config
+from ..ingest import PDF, Source
+from ..records import PageResult
+from . import clean, geometry, pdf, source_image, tesseract
+
+OSD_TRUSTED = 2.0   # OSD confidence above which its 0/180 (or 90/270) verdict is taken as is
+AXIS_UNSURE = 1.15  # profile strength under which OSD may also overrule the line axis
+
+
+@dataclass
+class PageOcr:
+    """What the runner gets back from a worker for one page (picklable)."""
+
+    page: int                 # 1-based page of the source
+    pdf: Path                 # one-page searchable PDF under the work folder
+    text: str
+    result: PageResult
+    error: str | None = None  # French reason when Tesseract failed: the page has no text layer
+    seconds: float = 0.0
+
+
+WORD = re.compile(r"[^\W\d_]{2,}")
+
+
+def has_real_text(text: str) -> bool:
+    """A text layer worth keeping: enough letters, and mostly words (not a font without Unicode mapping)."""
+    letters = sum(ch.isalpha() for ch in text)
+    tokens = text.split()
+    if letters < 30 or not tokens:
+        return False
+    junk = sum(1 for ch in text if ch == "\ufffd" or "\ue000" <= ch <= "\uf8ff" or (ord(ch) < 32 and ch not in "\n\t\f\r"))
+    wordlike = sum(1 for token in tokens if WORD.search(token) and sum(ch.isalpha() for ch in token) >= 0.6 * len(token))
+    return junk <= 0.02 * len(text) and wordlike >= 0.4 * len(tokens)
+
+
+def tidy_layout_text(text: str) -> str:
+    """pdftotext -layout pads columns with spaces: keep the lines, drop the padding."""
+    lines = [re.sub(r"[ \t]{2,}", "  ", line).strip() for line in text.replace("\f", "").splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def _text_band(gray: np.ndarray) -> np.ndarray:
+    """The horizontal band of the page with the most ink (about eight lines), to test which way up reads."""
+    height = gray.shape[0]
+    band = max(64, height // 8)
+    ink = (gray < 128).sum(axis=1).astype(np.float64)
+    if ink.sum() == 0 or height <= band:
+        return gray
+    window = np.convolve(ink, np.ones(band), mode="valid")
+    top = int(window.argmax())
+    return gray[top:top + band]
+
+
+def _orientation(gray: np.ndarray, dpi: float, quarter: int, strength: float, config: Config, workdir: Path,
+                 stem: str) -> int:
+    """Clockwise quarter turn that makes the page upright: OSD, checked by reading when OSD is unsure."""
+    candidates = (0, 180) if quarter == 0 else (90, 270)
+    timeout = min(60.0, config.ocr.timeout_seconds)
+    path = tesseract.write_input(gray, workdir / f"{stem}-osd")
+    try:
+        verdict = tesseract.osd(path, dpi, timeout)
+    finally:
+        path.unlink(missing_ok=True)
+    if verdict is not None:
+        rotate, confidence = verdict
+        if rotate in candidates and confidence >= OSD_TRUSTED:
+            return rotate
+        if strength < AXIS_UNSURE and confidence >= 3 * OSD_TRUSTED:
+            return rotate
+    # OSD unsure or at odds with the text lines: read a band of text both ways, keep the better.
+    turned = np.ascontiguousarray(np.rot90(gray, k=-candidates[0] // 90))
+    band = _text_band(turned)
+    scores = [tesseract.quick_confidence(np.ascontiguousarray(np.rot90(band, k=-turn // 90)), dpi,
+                                         config.ocr.languages, timeout, workdir, f"{stem}-q{turn}")
+              for turn in (0, 180)]
+    return candidates[0] if scores[0] >= scores[1] else (candidates[0] + 180) % 360
+
+
+def _rot(array: np.ndarray, clockwise: int) -> np.ndarray:
+    return np.ascontiguousarray(np.rot90(array, k=-(clockwise // 90))) if clockwise % 360 else array
+
+
+def _bw(image: Image.Image, dpi: float) -> Image.Image:
+    """The scan binarised for black-and-white output (CCITT G4), with the recognition cleanup."""
+    if image.mode == "1":
+        return image
+    gray = clean.flatten_background(clean.to_gray(image), dpi)
+    return Image.fromarray(clean.binarise(clean.denoise(gray), dpi)).convert("1")
+
+
+def ocr_page(source: Source, page: int, config: Config, workdir: Path) -> PageOcr:
+    """OCR page ``page`` (1-based) of ``source`` into ``workdir``; a born-digital page is copied, not OCRed."""
+    started = time.monotonic()
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    stem = f"p{page:04d}"
+    output = workdir / f"{stem}.pdf"
+
+    if source.kind == PDF:
+        existing = source.page_text(page)
+        if has_real_text(existing):
+            pdf.copy_page(source.path, page, output)
+            text = tidy_layout_text(existing)
+            result = PageResult(source_page=page, born_digital=True, words=len(text.split()))
+            return PageOcr(page, output, text, result, None, time.monotonic() - started)
+
+    scan = source_image.load(source, page, config.ingest.raster_dpi)
+    image, dpi = scan.image, scan.dpi
+    quarter, skew, strength = geometry.line_axis_and_skew(clean.to_gray(image), dpi)
+    applied_skew = round(skew, 2) if abs(skew) >= geometry.MIN_DESKEW else 0.0
+    image = geometry.deskew(image, applied_skew)
+
+    recognition_gray, recognition_dpi = clean.for_recognition(clean.to_gray(image), dpi, binary=False)
+    rotation = _orientation(recognition_gray, recognition_dpi, quarter, strength, config, workdir, stem)
+    recognition_gray = _rot(recognition_gray, rotation)
+    image = geometry.turn(image, rotation)
+
+    error, recognition = None, None
+    input_path = tesseract.write_input(recognition_gray, workdir / f"{stem}-ocr")
+    del recognition_gray
+    try:
+        recognition = tesseract.recognise(input_path, recognition_dpi, config.ocr.languages,
+                                          config.ocr.timeout_seconds, config.ocr.retries)
+    except tesseract.TesseractFailed as failed:
+        error = failed.reason
+    finally:
+        for leftover in workdir.glob(f"{input_path.stem}.*"):
+            leftover.unlink(missing_ok=True)
+
+    untouched = rotation == 0 and applied_skew == 0.0
+    if config.ocr.output == "bw":
+        image = _bw(image, dpi)
+        untouched = untouched and scan.image.mode == "1"
+    quality = min(config.ocr.jpeg_quality, scan.jpeg_quality or 100)
+    original = (source.path, page) if (untouched and scan.reusable and source.kind == PDF) else None
+    original_jpeg = source.path.read_bytes() if (untouched and scan.reusable and source.kind != PDF) else None
+    pdf.write_scan_page(output, image, dpi, quality, recognition.pdf if recognition else None,
+                        original=original, original_jpeg=original_jpeg)
+
+    result = PageResult(source_page=page, rotation=rotation, skew=applied_skew,
+                        confidence=round(recognition.confidence, 2) if recognition and recognition.words else
+                        (0.0 if recognition else None),
+                        born_digital=False, words=len(recognition.words) if recognition else 0)
+    text = recognition.text if recognition else ""
+    return PageOcr(page, output, text, result, error, time.monotonic() - started)

@@ -1,0 +1,116 @@
+"""Searchable PDF pages and documents, written with pikepdf.
+
+A page is the scan drawn over the whole page plus Tesseract's text-only page laid
+on top as a Form XObject: the glyphless text sits exactly on the words
+(Tesseract places and stretches each word to its box).
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+import pikepdf
+from PIL import Image
+
+from . import source_image
+
+
+def _is_bilevel(image: Image.Image) -> bool:
+    if image.mode == "1":
+        return True
+    if image.mode == "L":
+        histogram = image.histogram()
+        return sum(histogram[1:255]) == 0
+    return False
+
+
+def _is_gray(image: Image.Image) -> bool:
+    """An RGB scan of a black-and-white letter: store it as gray (a third of the JPEG)."""
+    if image.mode != "RGB":
+        return False
+    array = np.asarray(image)[::4, ::4].astype(np.int16)
+    spread = array.max(axis=2) - array.min(axis=2)
+    return float(np.percentile(spread, 99.5)) <= 24
+
+
+def g4_bytes(image: Image.Image) -> bytes:
+    """CCITT Group 4 data of a 1-bit image (one strip), via libtiff."""
+    buffer = io.BytesIO()
+    image.convert("1").save(buffer, "TIFF", compression="group4",
+                            strip_size=math.ceil(image.width / 8) * image.height)
+    with Image.open(io.BytesIO(buffer.getvalue())) as tiff:
+        offsets, counts = tiff.tag_v2[273], tiff.tag_v2[279]
+        photometric = tiff.tag_v2.get(262, 0)
+    if len(offsets) != 1:
+        raise ValueError("G4 image written in several strips")
+    data = buffer.getvalue()[offsets[0]:offsets[0] + counts[0]]
+    return data, photometric
+
+
+def image_xobject(pdf: pikepdf.Pdf, image: Image.Image, quality: int) -> pikepdf.Stream:
+    """Bilevel → CCITT G4 (lossless, compact); gray or colour → JPEG at ``quality``."""
+    if _is_bilevel(image):
+        data, photometric = g4_bytes(image)
+        return pikepdf.Stream(pdf, data, Type=pikepdf.Name.XObject, Subtype=pikepdf.Name.Image,
+                              Width=image.width, Height=image.height, BitsPerComponent=1,
+                              ColorSpace=pikepdf.Name.DeviceGray, Filter=pikepdf.Name.CCITTFaxDecode,
+                              DecodeParms=pikepdf.Dictionary(K=-1, Columns=image.width, Rows=image.height,
+                                                             BlackIs1=photometric == 0))
+    if _is_gray(image):
+        image = image.convert("L")
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality, optimize=True)
+    return jpeg_xobject(pdf, buffer.getvalue(), image.mode, image.width, image.height)
+
+
+def jpeg_xobject(pdf: pikepdf.Pdf, data: bytes, mode: str, width: int, height: int) -> pikepdf.Stream:
+    return pikepdf.Stream(pdf, data, Type=pikepdf.Name.XObject, Subtype=pikepdf.Name.Image, Width=width,
+                          Height=height, BitsPerComponent=8, Filter=pikepdf.Name.DCTDecode,
+                          ColorSpace=pikepdf.Name.DeviceGray if mode == "L" else pikepdf.Name.DeviceRGB)
+
+
+def _image_page(pdf: pikepdf.Pdf, xobject: pikepdf.Object, width_pt: float, height_pt: float) -> pikepdf.Page:
+    page = pdf.add_blank_page(page_size=(width_pt, height_pt))
+    page.obj.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=xobject))
+    content = f"q {width_pt:.4f} 0 0 {height_pt:.4f} 0 0 cm /Im0 Do Q\n".encode()
+    page.obj.Contents = pikepdf.Stream(pdf, content)
+    return page
+
+
+def _overlay_text(pdf: pikepdf.Pdf, page: pikepdf.Page, text: pikepdf.Pdf) -> None:
+    """Lay Tesseract's text-only page over the scan, stretched to the same box."""
+    layer = pdf.copy_foreign(text.pages[0].as_form_xobject())
+    page.add_overlay(layer, pikepdf.Rectangle(*[float(v) for v in page.mediabox]))
+
+
+def write_scan_page(path: Path, image: Image.Image, dpi: float, quality: int, text_pdf: bytes | None,
+                    original: tuple[Path, int] | None = None, original_jpeg: bytes | None = None) -> Path:
+    """One-page PDF: the scan (original bytes when given, else encoded) + the invisible text layer."""
+    width_pt, height_pt = image.width / dpi * 72.0, image.height / dpi * 72.0
+    # Foreign objects are copied lazily: their files stay open until the page is saved.
+    with contextlib.ExitStack() as stack:
+        pdf = stack.enter_context(pikepdf.new())
+        if original is not None:
+            source = stack.enter_context(pikepdf.open(original[0]))
+            placed = source_image._placed_image(source.pages[original[1] - 1])
+            xobject = pdf.copy_foreign(placed[0])
+        elif original_jpeg is not None:
+            xobject = jpeg_xobject(pdf, original_jpeg, image.mode, image.width, image.height)
+        else:
+            xobject = image_xobject(pdf, image, quality)
+        page = _image_page(pdf, xobject, width_pt, height_pt)
+        if text_pdf:
+            _overlay_text(pdf, page, stack.enter_context(pikepdf.open(io.BytesIO(text_pdf))))
+        pdf.save(path, compress_streams=True, object_stream_mode=pikepdf.ObjectStreamMode.generate)
+    return path
+
+
+def copy_page(source_path: Path, page: int, path: Path) -> Path:
+    """A born-digital page, copied as it is (fonts, vectors, annotations)."""
+    with pikepdf.open(source_path) as source, pikepdf.new() as pdf:
+        pdf.pages.append(source.pages[page - 1])
+        pdf.save(path, compress_streams=True, object_stream_mode=pikepdf.ObjectStreamMode.generate)
+    return path
