@@ -125,7 +125,7 @@ class Pipeline:
             self._record_duplicate(row)
         elif row.state == "split":
             for doc in self.store.documents(input_id=input_id):
-                self._advance(doc)
+                self._advance_safely(doc)
             self._finish_input_if_done(input_id)
 
     def resume(self) -> list[str]:
@@ -195,13 +195,13 @@ class Pipeline:
         log.exception("input %s failed (attempt %d)", row.id, attempts, exc_info=error)
         self.store.journal("error", row.id, error=f"{error.__class__.__name__}: {error}", attempt=attempts)
         if attempts >= MAX_ATTEMPTS:
+            reason = (f"erreur interne répétée ({error.__class__.__name__}: {error}) ; signaler ce fichier à "
+                      f"l'équipe technique, puis le relancer avec : mailroom retry {row.id}")
             for doc in self.store.documents(input_id=row.id):
                 if doc.state not in FINAL_STATES:
-                    doc.state, doc.reason = QUARANTINED, "erreur interne"
-                    self.store.save_document(doc, "quarantined", reason=doc.reason)
-            quarantine_input(self.config, self.store, self.store.get_input(row.id),
-                             f"erreur interne répétée ({error.__class__.__name__}: {error}) ; "
-                             "signaler ce fichier à l'équipe technique")
+                    doc.state, doc.reason = QUARANTINED, reason
+                    self.store.save_document(doc, "quarantined", reason=reason)
+            quarantine_input(self.config, self.store, self.store.get_input(row.id), reason)
         else:
             if row.state == "split":
                 self.store.set_input_state(row.id, "received")
@@ -270,7 +270,14 @@ class Pipeline:
         doc.state = OCR_DONE
         self.store.save_document(doc, "ocr-done", pdf=doc.pdf, pdf_sha256=_sha256(Path(doc.pdf)),
                                  ocr_confidence=doc.ocr_confidence, pages=doc.pages)
-        self._advance(doc)
+        self._advance_safely(doc)
+
+    def _advance_safely(self, doc: Document) -> None:
+        """A failure here must not stop the watcher: the input is retried, then quarantined."""
+        try:
+            self._advance(doc)
+        except Exception as error:
+            self._failed_attempt(self.store.get_input(doc.input_id), error)
 
     # -- classify, route, publish (coordinator) ------------------------------------------------
     def _advance(self, doc: Document) -> None:
