@@ -293,7 +293,7 @@ class SharePointEmulator:
         Handler.emulator = emulator
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
         return self
 
     def stop(self) -> None:
@@ -679,7 +679,8 @@ class SharePointEmulator:
         if f.type == "DateTime":
             order = {0: "%m{s}%d{s}%Y", 1: "%d{s}%m{s}%Y", 2: "%Y{s}%m{s}%d"}[r["DateFormat"]]
             date_format = order.format(s=r["DateSeparator"])
-            for fmt in (date_format, f"{date_format} %H:%M", f"{date_format} %H:%M:%S"):
+            clocks = ("%H:%M", "%H:%M:%S") if r["Time24"] else ("%I:%M %p", "%I:%M:%S %p")
+            for fmt in (date_format, *(f"{date_format} {clock}" for clock in clocks)):
                 try:
                     parsed = datetime.strptime(text, fmt)
                 except ValueError:
@@ -748,6 +749,7 @@ class SharePointEmulator:
 class _Handler(BaseHTTPRequestHandler):
     emulator: SharePointEmulator
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # answers leave at once, as from a real server
 
     def log_message(self, *args) -> None:  # keep test output clean
         pass
@@ -884,3 +886,44 @@ def default_libraries(emulator: SharePointEmulator, force_checkout: tuple[str, .
     for table in categories.values():
         if table["library"].lower() not in emulator.libraries:
             emulator.add_library(table["library"], force_checkout=table["library"] in force_checkout)
+
+
+def make_document(doc_id: str = "in1-1", category: str = "routes", sender: str = "Dupont Jean",
+                  received_at: str = "2026-03-12T09:14:00+01:00", sha: str = "ab" * 32, pages=(1, 2), **fields):
+    from pipeline.records import Document
+
+    return Document(id=doc_id, input_id=doc_id.split("-")[0], source="scan 0001.pdf", source_sha256=sha,
+                    source_pages=list(pages), received_at=received_at, batch=doc_id.split("-")[0],
+                    category=category, confidence=0.873,
+                    fields={"sender": sender, "letter_date": "2026-03-10", "references": ["RD 12", "PR 4"],
+                            "urgent": True, **fields})
+
+
+try:
+    import pytest
+except ImportError:  # the emulator itself does not need pytest
+    pytest = None
+
+if pytest is not None:
+    @pytest.fixture
+    def emulator(monkeypatch):
+        """A started emulator with every default library; the token is in the environment."""
+        server = SharePointEmulator().start()
+        default_libraries(server, force_checkout=("Factures",))
+        monkeypatch.setenv("MAILROOM_SHAREPOINT_TOKEN", "test-token")
+        yield server
+        server.stop()
+
+    @pytest.fixture
+    def sp_config(home, emulator):
+        from pipeline.config import load_config
+
+        return load_config(home, write_config(home, emulator))
+
+    @pytest.fixture
+    def publisher(sp_config):
+        from pipeline.publish import make_publisher
+
+        made = make_publisher(sp_config)
+        made.connection.backoff_base = 0.05
+        return made
