@@ -68,6 +68,13 @@ def test_supervisor_corrects_categories_with_the_keyboard(served, page):
     page.keyboard.press("Enter")
     expect(page).to_have_url(server.url + f"/documents/{urgent.id}")
 
+    # Z zooms the page images; the first page is rendered from the searchable PDF.
+    first_page = page.locator(".pages img").first
+    expect(first_page).to_have_attribute("src", f"/documents/{urgent.id}/pages/1/page")
+    page.keyboard.press("z")
+    expect(first_page).to_have_attribute("src", f"/documents/{urgent.id}/pages/1/zoom")
+    page.keyboard.press("z")
+
     # ? shows the keys.
     page.keyboard.press("?")
     expect(page.get_by_role("dialog")).to_be_visible()

@@ -9,29 +9,34 @@ journaled exactly like one the machine was sure of.
 from __future__ import annotations
 
 import re
+import time
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..config import Config
 from ..records import Document
 from ..store import Store
 from . import queries
 from .auth import COOKIE_NAME, ROLE_LABELS, Session, Sessions, load_secret_key, verify_password
-from .previews import SAFE_ID, SIZES, PreviewUnavailable, page_image
+from .previews import SAFE_ID, SIZES, PreviewUnavailable, page_image, prune
 
 HERE = Path(__file__).resolve().parent
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 MAX_FIELD = 300
 MAX_REASON = 500
 MAX_REFERENCES = 20
+PRUNE_EVERY = 3600  # seconds between clean-ups of the page image cache
+FRENCH_DEFAULTS = {"Not Found": "Page introuvable.", "Method Not Allowed": "Méthode non autorisée."}
 SECURITY_HEADERS = {
     "Content-Security-Policy": ("default-src 'self'; img-src 'self'; style-src 'self'; script-src 'self'; "
                                 "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"),
@@ -98,12 +103,18 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, error: HTTPException) -> Response:
-        if request.state.session is None or error.status_code == 401:
-            return PlainTextResponse(str(error.detail), error.status_code)
-        return render(request, "error.html", status=error.status_code, message=error.detail,
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        message = FRENCH_DEFAULTS.get(str(error.detail), str(error.detail))
+        if getattr(request.state, "session", None) is None or error.status_code == 401:
+            return PlainTextResponse(message, error.status_code)
+        return render(request, "error.html", status=error.status_code, message=message,
                       status_code=error.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_path(request: Request, error: RequestValidationError) -> Response:
+        # Only path parameters are validated by FastAPI here (page numbers): a bad one is simply not a page.
+        return await http_error(request, StarletteHTTPException(404, "Page introuvable."))
 
     # -- dependencies -----------------------------------------------------------------
     def current(request: Request) -> Session:
@@ -169,9 +180,14 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
     def home(session: Session = Depends(current)) -> Response:
         return RedirectResponse("/queue", status_code=303)
 
+    last_prune = [0.0]
+
     @app.get("/queue")
     def queue_page(request: Request, session: Session = Depends(current)) -> Response:
         queue = queries.review_queue(store)
+        if time.monotonic() - last_prune[0] > PRUNE_EVERY:  # decided documents need no images any more
+            last_prune[0] = time.monotonic()
+            prune(config, {doc.id for doc in queue})
         return render(request, "queue.html", queue=queue, page="queue")
 
     @app.get("/documents/{document_id}")

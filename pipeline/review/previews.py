@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -68,5 +69,21 @@ def page_image(config: Config, doc: Document, page: int, size: str) -> Path:
             rendered = prefix.with_suffix(".png")
             if not rendered.is_file():
                 raise PreviewUnavailable("page hors du document")
-            os.replace(rendered, target)
+            try:
+                os.replace(rendered, target)
+            except OSError as error:  # the cache was pruned meanwhile
+                raise PreviewUnavailable(f"cache d'images indisponible : {error}") from error
     return target
+
+
+def prune(config: Config, keep: set[str]) -> int:
+    """Drop the cached images of documents that left the review set; returns how many folders went."""
+    root = config.work_dir / "previews"
+    if not root.is_dir():
+        return 0
+    removed = 0
+    for folder in root.iterdir():
+        if folder.is_dir() and not folder.is_symlink() and folder.name not in keep:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
