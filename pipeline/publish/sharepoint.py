@@ -23,11 +23,13 @@ its metadata in the library's columns, exactly once whatever the network does:
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import threading
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -89,6 +91,19 @@ class PendingUploads:
 
     def drop(self, document_id: str) -> None:
         self._path(document_id).unlink(missing_ok=True)
+
+    @contextmanager
+    def exclusive(self, document_id: str):
+        """One publication of a document at a time across processes (the watcher and `mailroom retry`)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        stripe = hashlib.sha1(document_id.encode()).digest()[0] % 32  # a few lock files, not one per document
+        lock = self.directory / f"publishing-{stripe:02d}.lock"
+        with open(lock, "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @dataclass
@@ -305,7 +320,7 @@ class SharePointPublisher:
             data = Path(pdf).read_bytes()
         except OSError as error:
             raise PublishError(f"the searchable PDF cannot be read: {error}", transient=False) from error
-        with self._lock:
+        with self._lock, self.pending.exclusive(doc.id):
             library = self.library(category.library)
             if library.problems:
                 raise PublishError("SharePoint is not ready: " + "; ".join(library.problems), transient=True)
