@@ -17,6 +17,8 @@ import numpy as np
 import zxingcpp
 from PIL import Image
 
+from .blank import ink_mask
+
 FORMATS = (zxingcpp.BarcodeFormat.Code39, zxingcpp.BarcodeFormat.Code128, zxingcpp.BarcodeFormat.QRCode)
 PATCH_T = "PATCHT"                 # Kodak patch code T, paperless-ngx's separator value
 SEPARATOR = "MAILROOM:SEP"
@@ -81,7 +83,7 @@ def looks_coded(gray: np.ndarray, dpi: float) -> bool:
     small = cv2.resize(gray, (max(1, gray.shape[1] // step), max(1, gray.shape[0] // step)),
                        interpolation=cv2.INTER_AREA)
     per_mm = dpi / step / 25.4
-    _, ink = cv2.threshold(small, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    ink = ink_mask(small, dpi / step)  # relative to the paper around: shadows are not ink
     cell = (max(2, int(round(8 * per_mm))),) * 2
     density = cv2.blur(ink.astype(np.float32), cell)
     across = np.zeros_like(density)
@@ -105,7 +107,8 @@ def read_codes(gray: np.ndarray, dpi: float) -> PageCodes:
         return PageCodes(tuple(texts))
     if not looks_coded(gray, dpi):
         return PageCodes(())
-    factor = 2.0 if gray.size * 4 <= MAX_UPSCALED_PIXELS else (MAX_UPSCALED_PIXELS / gray.size) ** 0.5
+    factor = 3.0 if dpi < 100 else 2.0  # faxes and reduced copies need more than a doubling
+    factor = min(factor, (MAX_UPSCALED_PIXELS / gray.size) ** 0.5)
     if factor > 1.05:
         upscaled = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
         texts = _read(upscaled)
