@@ -85,6 +85,7 @@ def test_login_session_cookie_and_logout(setup, client):
     assert page.status_code == 200 and "File d'attente" in page.text
     assert page.headers["cache-control"] == "no-store"
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert [e.actor for e in setup.store.events(kind="review-login")] == ["claire"]
     logout = client.post("/logout", data={"csrf": csrf_of(page.text)}, follow_redirects=False)
     assert logout.status_code == 303 and logout.headers["location"] == "/login"
     # The old cookie no longer opens anything: the session ended on the server.
@@ -262,6 +263,32 @@ def test_reject_quarantines_with_reason(setup, client):
     assert setup.store.events(document_id=doc.id, kind="rejected")[-1].actor == "claire"
     board = client.get("/dashboard").text
     assert "Publicité, pas un courrier" in board
+
+
+def test_unexpected_failure_keeps_the_supervisor_in_the_app(setup, client, monkeypatch):
+    from pipeline import runner
+
+    def broken(*args, **kwargs):
+        raise OSError("disque plein")
+
+    monkeypatch.setattr(runner, "review_decision", broken)
+    token = log_in(client, "claire")
+    doc = setup.docs[0]
+    response = client.post(f"/documents/{doc.id}/decision", data={"csrf": token, "category": "routes"})
+    assert response.status_code == 200 and "Erreur inattendue" in response.text
+    assert setup.store.get_document(doc.id).state == REVIEW
+
+
+def test_race_lost_to_another_supervisor_is_explained(setup, client, monkeypatch):
+    from pipeline import runner
+
+    def too_late(*args, **kwargs):
+        raise runner.DecisionError("ce document n'est pas (ou plus) en attente de vérification")
+
+    monkeypatch.setattr(runner, "review_decision", too_late)
+    token = log_in(client, "claire")
+    response = client.post(f"/documents/{setup.docs[0].id}/decision", data={"csrf": token, "category": "routes"})
+    assert response.status_code == 200 and "Décision non enregistrée" in response.text
 
 
 def test_decision_on_an_already_decided_document_is_refused(setup, client):

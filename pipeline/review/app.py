@@ -8,6 +8,7 @@ journaled exactly like one the machine was sure of.
 """
 from __future__ import annotations
 
+import logging
 import re
 import time
 from datetime import date, datetime
@@ -30,6 +31,7 @@ from . import queries
 from .auth import COOKIE_NAME, ROLE_LABELS, Session, Sessions, load_secret_key, verify_password
 from .previews import SAFE_ID, SIZES, PreviewUnavailable, page_image, prune
 
+log = logging.getLogger("mailroom.review")
 HERE = Path(__file__).resolve().parent
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 MAX_FIELD = 300
@@ -164,6 +166,8 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
         sessions.succeeded(username)
         sessions.close(request.state.session_id)
         session = sessions.open(user["name"], user["role"])
+        await run_in_threadpool(store.journal, "review-login", actor=user["name"], role=user["role"],
+                                client=request.client.host if request.client else None)
         response = RedirectResponse(suivant, status_code=303)
         _set_cookie(request, response, sessions.cookie_value(session.id))
         return response
@@ -171,6 +175,7 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
     @app.post("/logout", dependencies=[Depends(csrf)])
     def logout(request: Request, session: Session = Depends(current)) -> Response:
         sessions.close(session.id)
+        store.journal("review-logout", actor=session.user)
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(COOKIE_NAME, path="/")
         return response
@@ -225,6 +230,9 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
                                               session.user)
         except runner.DecisionError as error:
             session.flash.append(f"Décision non enregistrée : {error}")
+        except Exception:  # keep the supervisor in the app; the details go to the log
+            log.exception("review decision failed for %s", doc.id)
+            session.flash.append(f"Erreur inattendue pendant la décision sur {doc.id} : voir le journal du service.")
         else:
             session.flash.append(_decision_message(decided, category_label(decided.category)))
         return _go_next(store, order, doc.id)
@@ -245,6 +253,9 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
             await run_in_threadpool(runner.reject_document, config, store, doc.id, reason, session.user)
         except runner.DecisionError as error:
             session.flash.append(f"Rejet non enregistré : {error}")
+        except Exception:
+            log.exception("rejection failed for %s", doc.id)
+            session.flash.append(f"Erreur inattendue pendant le rejet de {doc.id} : voir le journal du service.")
         else:
             session.flash.append(f"Document {doc.id} rejeté et mis en quarantaine : {reason}")
         return _go_next(store, order, doc.id)
