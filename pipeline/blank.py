@@ -91,6 +91,11 @@ def analyse_gray(gray: np.ndarray, dpi: float) -> InkReport:
         scale = WORK_DPI / dpi
         gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         dpi = WORK_DPI
+    sample = gray[::16, ::16]
+    if ((sample == 0) | (sample == 255)).all():
+        # Bilevel scan: error-diffusion dither turns shadows into dot clusters; a 3×3 mean
+        # makes them grey again while strokes of 2 px or more stay dark.
+        gray = cv2.blur(gray, (3, 3))
     mask = ink_mask(gray, dpi)
     height, width = mask.shape
     area = float(height * width)
