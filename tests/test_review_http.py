@@ -102,6 +102,18 @@ def test_session_id_changes_at_login_and_forged_cookie_is_ignored(setup, client)
     assert client.get("/queue", follow_redirects=False).status_code == 303
 
 
+def test_new_password_or_role_applies_to_open_sessions(setup, client):
+    from pipeline.review.auth import hash_password
+
+    token = log_in(client, "claire")
+    doc = setup.docs[0]
+    setup.store.add_user("claire", setup.store.get_user("claire")["password_hash"], "viewer")  # role only
+    response = client.post(f"/documents/{doc.id}/decision", data={"csrf": token, "category": "routes"})
+    assert response.status_code == 403
+    setup.store.add_user("claire", hash_password("un-tout-nouveau-mot-de-passe"), "supervisor")
+    assert client.get("/queue", follow_redirects=False).status_code == 303  # logged out everywhere
+
+
 def test_no_open_redirect_after_login(setup, client):
     token = csrf_of(client.get("/login").text)
     response = client.post("/login", data={"csrf": token, "username": "claire",

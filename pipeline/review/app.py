@@ -28,7 +28,8 @@ from ..config import Config
 from ..records import Document
 from ..store import Store
 from . import queries
-from .auth import COOKIE_NAME, ROLE_LABELS, Session, Sessions, load_secret_key, verify_password
+from .auth import (COOKIE_NAME, ROLE_LABELS, Session, Sessions, credential_fingerprint, load_secret_key,
+                   verify_password)
 from .previews import SAFE_ID, SIZES, PreviewUnavailable, page_image, prune
 
 log = logging.getLogger("mailroom.review")
@@ -86,7 +87,7 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
     async def guard(request: Request, call_next):
         session_id = sessions.id_from_cookie(request.cookies.get(COOKIE_NAME))
         request.state.session_id = session_id
-        request.state.session = sessions.get(session_id)
+        request.state.session = _still_valid(sessions, store, sessions.get(session_id))
         path = request.url.path
         public = path == "/login" or path.startswith("/static/")
         if request.method not in SAFE_METHODS and not _same_origin(request):
@@ -165,7 +166,7 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
                           error="Identifiant ou mot de passe incorrect.")
         sessions.succeeded(username)
         sessions.close(request.state.session_id)
-        session = sessions.open(user["name"], user["role"])
+        session = sessions.open(user["name"], user["role"], user["password_hash"])
         await run_in_threadpool(store.journal, "review-login", actor=user["name"], role=user["role"],
                                 client=request.client.host if request.client else None)
         response = RedirectResponse(suivant, status_code=303)
@@ -269,6 +270,18 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
 
 
 # -- helpers -----------------------------------------------------------------------------------
+def _still_valid(sessions: Sessions, store: Store, session: Session | None) -> Session | None:
+    """The session, unless its account was removed or given a new password since; the role is re-read."""
+    if session is None:
+        return None
+    user = store.get_user(session.user)
+    if user is None or credential_fingerprint(user["password_hash"]) != session.credential:
+        sessions.close(session.id)
+        return None
+    session.role = user["role"]
+    return session
+
+
 def _take_flash(session: Session | None) -> list[str]:
     if session is None:
         return []

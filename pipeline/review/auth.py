@@ -84,11 +84,17 @@ def load_secret_key(config: Config) -> bytes:
     return key.encode()
 
 
+def credential_fingerprint(password_hash: str) -> str:
+    """Ties a session to the password it was opened with: `users add` on the same name ends it."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:32]
+
+
 @dataclass
 class Session:
     id: str
     user: str
     role: str
+    credential: str = ""
     created: float = field(default_factory=time.time)
     seen: float = field(default_factory=time.time)
     flash: list[str] = field(default_factory=list)
@@ -131,8 +137,8 @@ class Sessions:
         return bool(session_id and token) and hmac.compare_digest(self.csrf_token(session_id), str(token))
 
     # -- sessions ------------------------------------------------------------
-    def open(self, user: str, role: str) -> Session:
-        session = Session(id=self.new_id(), user=user, role=role)
+    def open(self, user: str, role: str, password_hash: str) -> Session:
+        session = Session(id=self.new_id(), user=user, role=role, credential=credential_fingerprint(password_hash))
         with self._lock:
             self._expire()
             self._sessions[session.id] = session

@@ -9,15 +9,18 @@ import hashlib
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from argon2 import PasswordHasher
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 
 from pipeline.config import Config, load_config
 from pipeline.records import REVIEW, Candidate, Document
-from pipeline.review.auth import hash_password
 from pipeline.store import Store
 
 PASSWORDS = {"claire": "motdepasse-superviseur", "victor": "motdepasse-lecteur"}
+# Cheap Argon2 parameters for test accounts only: the hash carries its parameters, so logging in stays
+# fast in tests while `mailroom users add` keeps the library's slow defaults.
+FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
 def make_pdf(path: Path, lines: list[str], pages: int = 1) -> Path:
@@ -36,8 +39,8 @@ def make_pdf(path: Path, lines: list[str], pages: int = 1) -> Path:
 def make_home(home: Path) -> tuple[Config, Store]:
     config = load_config(home)
     store = Store(config.database_path)
-    store.add_user("claire", hash_password(PASSWORDS["claire"]), "supervisor")
-    store.add_user("victor", hash_password(PASSWORDS["victor"]), "viewer")
+    store.add_user("claire", FAST_HASHER.hash(PASSWORDS["claire"]), "supervisor")
+    store.add_user("victor", FAST_HASHER.hash(PASSWORDS["victor"]), "viewer")
     return config, store
 
 
