@@ -303,3 +303,21 @@ def test_ntlm_uses_the_password_from_the_environment(emulator, home, monkeypatch
     monkeypatch.delenv("MAILROOM_SHAREPOINT_PASSWORD")
     problems = make_publisher(config).check()
     assert problems and "MAILROOM_SHAREPOINT_PASSWORD" in problems[0] and "pw-from-env" not in problems[0]
+
+
+def test_ntlm_handshake_against_a_server_on_premises(emulator, home, monkeypatch, tmp_path):
+    """SharePoint Server: NTLM on the connection (pyspnego as the acceptor), no bearer token at all."""
+    emulator.enable_ntlm(tmp_path, "CD\\courrier", "S3cret!")
+    monkeypatch.setenv("NTLM_USER_FILE", str(emulator.ntlm_users))
+    monkeypatch.delenv("MAILROOM_SHAREPOINT_TOKEN")
+    monkeypatch.setenv("MAILROOM_SHAREPOINT_PASSWORD", "S3cret!")
+    config = load_config(home, write_config(home, emulator, auth="ntlm", username="CD\\courrier"))
+    result = make_publisher(config).publish(make_document(), pdf_file(tmp_path), config.categories["routes"])
+    assert result.destination and len(emulator.files_in("Routes")) == 1
+    assert any(r.headers.get("authorization", "").startswith("NTLM ") for r in emulator.log)
+    assert not any("Bearer" in r.headers.get("authorization", "") for r in emulator.log)
+
+    monkeypatch.setenv("MAILROOM_SHAREPOINT_PASSWORD", "wrong-password")
+    with pytest.raises(PublishError) as caught:
+        make_publisher(config).publish(make_document("in2-1"), pdf_file(tmp_path), config.categories["routes"])
+    assert "401" in str(caught.value) and "wrong-password" not in str(caught.value)

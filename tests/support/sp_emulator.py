@@ -25,6 +25,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -282,6 +283,17 @@ class SharePointEmulator:
         self.root = Folder(site_path.rsplit("/", 1)[-1], site_path, None)
         self.folders[site_path.lower()] = self.root
         self._server: ThreadingHTTPServer | None = None
+        self.ntlm_users: Path | None = None  # set by enable_ntlm: SharePoint Server on premises
+
+    def enable_ntlm(self, directory: "Path", user: str, password: str) -> None:
+        """Authenticate connections with NTLM (as IIS does) instead of bearer tokens.
+
+        pyspnego's NTLM acceptor reads its accounts from the file named by NTLM_USER_FILE
+        ("DOMAIN:user:password" lines); the caller owns that environment variable.
+        """
+        domain, _, name = user.rpartition("\\")
+        self.ntlm_users = Path(directory) / "ntlm-users"
+        self.ntlm_users.write_text(f"{domain}:{name}:{password}\n", encoding="utf-8")
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> "SharePointEmulator":
@@ -750,6 +762,32 @@ class _Handler(BaseHTTPRequestHandler):
     emulator: SharePointEmulator
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # answers leave at once, as from a real server
+    ntlm_context = None             # NTLM authenticates a connection, not a request
+    ntlm_user: str | None = None
+
+    def ntlm(self, auth: str) -> tuple[int, Any, dict[str, str]] | None:
+        """None when the connection is authenticated; otherwise the 401 of the next handshake step."""
+        import base64
+
+        import spnego
+
+        if self.ntlm_user:
+            return None
+        challenge = {"Content-Type": "text/plain", "WWW-Authenticate": "NTLM"}
+        if not auth.startswith("NTLM "):
+            return 401, b"Unauthorized", challenge
+        if self.ntlm_context is None:
+            self.ntlm_context = spnego.server(protocol="ntlm")
+        try:
+            answer = self.ntlm_context.step(base64.b64decode(auth[5:]))
+        except Exception:  # a wrong password ends the handshake, as IIS does
+            self.ntlm_context = None
+            return 401, b"Unauthorized", challenge
+        if self.ntlm_context.complete:
+            self.ntlm_user = str(self.ntlm_context.client_principal)
+            return None
+        return 401, b"Unauthorized", {"Content-Type": "text/plain",
+                                      "WWW-Authenticate": "NTLM " + base64.b64encode(answer).decode()}
 
     def log_message(self, *args) -> None:  # keep test output clean
         pass
@@ -823,7 +861,11 @@ class _Handler(BaseHTTPRequestHandler):
             return int(fault.kind), error_body(FILE_MISSING.split(",")[0] + ", System.Web.HttpException",
                                                "The server is busy."), extra
         auth = headers.get("authorization", "")
-        if fault is not None and fault.kind == "401" or not auth.startswith("Bearer ") \
+        if emulator.ntlm_users is not None:
+            refused = self.ntlm(auth)
+            if refused is not None:
+                return refused
+        elif fault is not None and fault.kind == "401" or not auth.startswith("Bearer ") \
                 or auth[len("Bearer "):] not in emulator.tokens:
             return 401, b'{"error_description":"Invalid JWT token. The token is expired."}', {
                 "Content-Type": "application/json", "WWW-Authenticate":
