@@ -114,10 +114,12 @@ def test_new_password_or_role_applies_to_open_sessions(setup, client):
     assert client.get("/queue", follow_redirects=False).status_code == 303  # logged out everywhere
 
 
-def test_no_open_redirect_after_login(setup, client):
+@pytest.mark.parametrize("target", ["//evil.example/x", "/\t/evil.example", "/\\evil.example",
+                                    "https://evil.example", "/login"])
+def test_no_open_redirect_after_login(setup, client, target):
     token = csrf_of(client.get("/login").text)
     response = client.post("/login", data={"csrf": token, "username": "claire",
-                                           "password": "motdepasse-superviseur", "suivant": "//evil.example/x"},
+                                           "password": "motdepasse-superviseur", "suivant": target},
                            follow_redirects=False)
     assert response.headers["location"] == "/queue"
 

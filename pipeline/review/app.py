@@ -304,7 +304,7 @@ def _same_origin(request: Request) -> bool:
 
 def _safe_next(target: str) -> str:
     """Only paths of this app, never another site (no open redirect)."""
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target and target != "/login":
+    if LOCAL_PATH.match(target) and not target.startswith("//") and not target.startswith("/login"):
         return target
     return "/queue"
 
@@ -350,6 +350,7 @@ def _form_values(form) -> dict[str, Any]:
     }
 
 
+LOCAL_PATH = re.compile(r"^/[A-Za-z0-9/_.~%?=&-]*$")  # no spaces, tabs or backslashes browsers would "fix"
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 

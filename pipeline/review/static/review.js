@@ -116,7 +116,8 @@
     var key = event.key;
     if (key === "?") { event.preventDefault(); showHelp(); return; }
     if (page === "queue") {
-      if (key === "j" || key === "J") { event.preventDefault(); walkQueue(1); }
+      if (key === "Enter" && target === document.body) { event.preventDefault(); walkQueue(1); go(document.activeElement.href); }
+      else if (key === "j" || key === "J") { event.preventDefault(); walkQueue(1); }
       else if (key === "k" || key === "K") { event.preventDefault(); walkQueue(-1); }
       return;
     }
