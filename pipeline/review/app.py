@@ -38,6 +38,7 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 MAX_FIELD = 300
 MAX_REASON = 500
 MAX_REFERENCES = 20
+QUEUE_ROWS = 200   # rows on the queue page; the rest is reached by J from the last one
 PRUNE_EVERY = 3600  # seconds between clean-ups of the page image cache
 FRENCH_DEFAULTS = {"Not Found": "Page introuvable.", "Method Not Allowed": "Méthode non autorisée."}
 SECURITY_HEADERS = {
@@ -194,7 +195,7 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
         if time.monotonic() - last_prune[0] > PRUNE_EVERY:  # decided documents need no images any more
             last_prune[0] = time.monotonic()
             prune(config, {doc.id for doc in queue})
-        return render(request, "queue.html", queue=queue, page="queue")
+        return render(request, "queue.html", queue=queue[:QUEUE_ROWS], total=len(queue), page="queue")
 
     @app.get("/documents/{document_id}")
     def document_page(request: Request, document_id: str, session: Session = Depends(current)) -> Response:

@@ -69,6 +69,9 @@ def run_review(config: Config, args: argparse.Namespace) -> int:
         print(f"mailroom review : {error}", file=sys.stderr)
         return 1
     print(f"revue du courrier : {server.url} (Ctrl+C pour arrêter)", flush=True)
+    if server.host not in ("127.0.0.1", "localhost", "::1"):
+        print("attention : l'application est joignable depuis le réseau ; placez-la derrière un proxy HTTPS "
+              "pour que mots de passe et cookies ne circulent pas en clair", file=sys.stderr, flush=True)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

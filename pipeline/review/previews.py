@@ -22,6 +22,8 @@ SIZES = {"vignette": 24, "page": 100, "zoom": 200}  # dots per inch
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 RENDER_TIMEOUT = 60
 
+# A queue page asks for dozens of thumbnails at once; render a couple at a time, not one per request thread.
+_renders = threading.BoundedSemaphore(max(1, min(2, os.cpu_count() or 1)))
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
@@ -56,24 +58,30 @@ def page_image(config: Config, doc: Document, page: int, size: str) -> Path:
     with _lock_for(str(target)):
         if target.is_file() and target.stat().st_mtime >= pdf.stat().st_mtime:
             return target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=target.parent, prefix=".render-") as scratch:
-            prefix = Path(scratch) / "page"
-            try:
-                subprocess.run(
-                    ["pdftoppm", "-png", "-r", str(SIZES[size]), "-f", str(page), "-l", str(page),
-                     "-singlefile", str(pdf), str(prefix)],
-                    check=True, capture_output=True, timeout=RENDER_TIMEOUT)
-            except (subprocess.SubprocessError, OSError) as error:
-                raise PreviewUnavailable(f"rendu impossible : {error}") from error
-            rendered = prefix.with_suffix(".png")
-            if not rendered.is_file():
-                raise PreviewUnavailable("page hors du document")
-            try:
-                os.replace(rendered, target)
-            except OSError as error:  # the cache was pruned meanwhile
-                raise PreviewUnavailable(f"cache d'images indisponible : {error}") from error
+        with _renders:
+            _render(pdf, page, size, target)
     return target
+
+
+def _render(pdf: Path, page: int, size: str, target: Path) -> None:
+    """pdftoppm into a scratch folder beside the cache, then one atomic rename."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".render-", ignore_cleanup_errors=True) as scratch:
+        prefix = Path(scratch) / "page"
+        try:
+            subprocess.run(
+                ["pdftoppm", "-png", "-r", str(SIZES[size]), "-f", str(page), "-l", str(page),
+                 "-singlefile", str(pdf), str(prefix)],
+                check=True, capture_output=True, timeout=RENDER_TIMEOUT)
+        except (subprocess.SubprocessError, OSError) as error:
+            raise PreviewUnavailable(f"rendu impossible : {error}") from error
+        rendered = prefix.with_suffix(".png")
+        if not rendered.is_file():
+            raise PreviewUnavailable("page hors du document")
+        try:
+            os.replace(rendered, target)
+        except OSError as error:  # the cache was pruned meanwhile
+            raise PreviewUnavailable(f"cache d'images indisponible : {error}") from error
 
 
 def prune(config: Config, keep: set[str]) -> int:
