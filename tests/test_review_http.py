@@ -67,8 +67,16 @@ def test_every_route_requires_login(setup, client):
     assert client.get("/static/review.css").status_code == 200
 
 
+def test_login_page_explains_how_to_create_the_first_account(home):
+    from pipeline.config import load_config
+
+    with TestClient(create_app(load_config(home))) as fresh:
+        assert "mailroom users add" in fresh.get("/login").text
+
+
 def test_login_session_cookie_and_logout(setup, client):
     login = client.get("/login")
+    assert "mailroom users add" not in login.text
     assert "Se connecter" in login.text and 'lang="fr"' in login.text
     token = csrf_of(login.text)
     bad = client.post("/login", data={"csrf": token, "username": "claire", "password": "mauvais-mot-de-passe"})

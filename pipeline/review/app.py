@@ -148,7 +148,8 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
     def login_form(request: Request, suivant: str = "") -> Response:
         if request.state.session is not None:
             return RedirectResponse(_safe_next(suivant), status_code=303)
-        return render(request, "login.html", suivant=_safe_next(suivant), error=None, username="")
+        return render(request, "login.html", suivant=_safe_next(suivant), error=None, username="",
+                      no_accounts=not queries.has_users(store))
 
     @app.post("/login", dependencies=[Depends(csrf)])
     async def login(request: Request) -> Response:

@@ -16,6 +16,10 @@ from ..store import InputRow, Store
 AUTO_STATES = {ROUTED, PUBLISHED, PUBLISH_FAILED}
 
 
+def has_users(store: Store) -> bool:
+    return store._db().execute("SELECT 1 FROM users LIMIT 1").fetchone() is not None
+
+
 def received(doc: Document) -> datetime:
     """Arrival time, always timezone-aware (naive values are taken as local time)."""
     try:
