@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import stat
 import types
 
@@ -270,7 +271,9 @@ def test_bad_form_values_are_refused_and_kept(setup, client):
                            data={"csrf": token, "category": "routes", "letter_date": "31/02/2026"})
     assert bad_date.status_code == 400 and "date" in bad_date.text
     no_reason = client.post(f"/documents/{doc.id}/rejection", data={"csrf": token, "reason": "   "})
-    assert no_reason.status_code == 400
+    assert no_reason.status_code == 400 and "Indiquez pourquoi" in no_reason.text
+    assert 'value="Jean Dupont"' in no_reason.text  # the decision form keeps the document's values
+    assert re.search(r'id="cat-routes"[^>]*checked', no_reason.text)
     assert setup.store.get_document(doc.id).state == REVIEW
 
 

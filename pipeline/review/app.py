@@ -222,10 +222,10 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
         try:
             category, fields = _decision_from_form(config, doc, form)
         except FormError as error:
-            context = _document_context(config, store, doc)
+            context = await run_in_threadpool(_document_context, config, store, doc)
             return render(request, "document.html", status=400, **context, page="document",
                           errors=[str(error)], values=_form_values(form))
-        order = [d.id for d in queries.review_queue(store)]
+        order = await run_in_threadpool(_queue_ids, store)
         from .. import runner  # late: the runner imports OCR and models the app never needs at start
 
         try:
@@ -238,7 +238,7 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
             session.flash.append(f"Erreur inattendue pendant la décision sur {doc.id} : voir le journal du service.")
         else:
             session.flash.append(_decision_message(decided, category_label(decided.category)))
-        return _go_next(store, order, doc.id)
+        return await run_in_threadpool(_go_next, store, order, doc.id)
 
     @app.post("/documents/{document_id}/rejection", dependencies=[Depends(csrf)])
     async def reject(request: Request, document_id: str, session: Session = Depends(supervisor)) -> Response:
@@ -246,10 +246,10 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
         form = await request.form()
         reason = " ".join(str(form.get("reason", "")).split())[:MAX_REASON]
         if not reason:
-            context = _document_context(config, store, doc)
-            return render(request, "document.html", status=400, **context, page="document",
-                          errors=["Indiquez pourquoi ce document n'est pas un courrier."], values=_form_values(form))
-        order = [d.id for d in queries.review_queue(store)]
+            context = await run_in_threadpool(_document_context, config, store, doc)
+            return render(request, "document.html", status=400, **context, page="document", values=None,
+                          errors=["Indiquez pourquoi ce document n'est pas un courrier."], reject_open=True)
+        order = await run_in_threadpool(_queue_ids, store)
         from .. import runner
 
         try:
@@ -261,7 +261,7 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
             session.flash.append(f"Erreur inattendue pendant le rejet de {doc.id} : voir le journal du service.")
         else:
             session.flash.append(f"Document {doc.id} rejeté et mis en quarantaine : {reason}")
-        return _go_next(store, order, doc.id)
+        return await run_in_threadpool(_go_next, store, order, doc.id)
 
     @app.get("/dashboard")
     def dashboard_page(request: Request, session: Session = Depends(current)) -> Response:
@@ -311,6 +311,10 @@ def _safe_next(target: str) -> str:
     return "/queue"
 
 
+def _queue_ids(store: Store) -> list[str]:
+    return [doc.id for doc in queries.review_queue(store)]
+
+
 def _go_next(store: Store, order: list[str], document_id: str) -> Response:
     following = queries.next_after(store, order, document_id)
     if following is None:
@@ -348,7 +352,6 @@ def _form_values(form) -> dict[str, Any]:
         "references": [{"kind": str(k)[:MAX_FIELD], "value": str(v)[:MAX_FIELD]}
                        for k, v in zip(form.getlist("ref_kind"), form.getlist("ref_value"))],
         "urgent": form.get("urgent") == "on",
-        "reason": str(form.get("reason", ""))[:MAX_REASON],
     }
 
 
