@@ -15,6 +15,8 @@ its metadata in the library's columns, exactly once whatever the network does:
   content, then sets the columns) instead of adding a second copy. If that note
   was lost, a column-less file of the same readable name, size and SHA-256 is
   adopted as well.
+* Concurrency. A lock file per stripe of document ids under the same folder
+  keeps the watcher and `mailroom retry` from publishing one document at once.
 * Faults. Every request runs in SharePointConnection.run (Retry-After, backoff
   with jitter, digest and token renewal). A connection cut during a chunk makes
   the whole upload session restart cleanly under a new upload id, since the
@@ -336,15 +338,14 @@ class SharePointPublisher:
                 self.pending.drop(doc.id)
                 return PublishResult(destination=self.absolute_url(complete[0].url), already_there=True)
 
-            target = ours[0] if ours else None
+            base = base_name(document_title(doc, category, self.config.publish.file_name), folder_url)
+            target = ours[0] if ours else self._unfinished(doc, listing, folder_url, data, checksum, base)
             if target is None:
-                target = self._unfinished(doc, listing, folder_url, data, checksum,
-                                          base_name(document_title(doc, category, self.config.publish.file_name),
-                                                    folder_url))
-            if target is None:
-                target = self.upload_new(doc, folder_url, base_name(
-                    document_title(doc, category, self.config.publish.file_name), folder_url), data, listing)
+                target = self.upload_new(doc, folder_url, base, data, listing)
             self.set_columns(target, values, library)
+            # Columns before check-in: a checked-in file is never seen without them.
+            if library.force_checkout:
+                target.checked_out = True  # whatever the answer said; check_in copes with "not checked out"
             self.check_in(target)
             self.pending.drop(doc.id)
             log.info("published %s as %s", doc.id, target.url)
