@@ -326,7 +326,8 @@ def _decision_message(doc: Document, label: str) -> str:
     if doc.state == "published":
         return f"Document {doc.id} classé « {label} » et publié."
     if doc.state == "publish-failed":
-        return f"Document {doc.id} classé « {label} », mais la publication a échoué : {doc.reason or 'voir le journal'}."
+        return (f"Document {doc.id} classé « {label} », mais la publication a échoué "
+                f"({doc.reason or 'voir le journal'}) ; elle sera retentée automatiquement.")
     return f"Document {doc.id} classé « {label} » (état : {doc.state})."
 
 

@@ -41,8 +41,9 @@ def start(config: Config, host: str | None = None, port: int | None = None) -> R
     host = host or config.review.host
     port = config.review.port if port is None else port
     app = create_app(config)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                                           lifespan="off", server_header=False))
+    server = uvicorn.Server(uvicorn.Config(
+        app, host=host, port=port, log_level="warning", access_log=False, lifespan="off", server_header=False,
+        timeout_graceful_shutdown=5))
     failure: list[BaseException] = []
 
     def run() -> None:
