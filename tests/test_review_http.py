@@ -381,3 +381,18 @@ def test_cli_parser_registers_review_and_users():
     assert (args.host, args.port, args.handler) == ("0.0.0.0", 8080, commands.run_review)
     args = parser.parse_args(["users", "add", "claire", "--role", "viewer"])
     assert (args.name, args.role, args.handler) == ("claire", "viewer", commands.add_user)
+
+
+def test_publish_failure_is_reported_and_listed(home):
+    blocker = home / "not-a-folder"
+    blocker.write_text("a file where the library should be")
+    (home / "mailroom.toml").write_text(f'[publish]\nlibrary_dir = "{blocker}/library"\n', encoding="utf-8")
+    config, store = make_home(home)
+    doc = add_review_document(config, store, "x", "Facture", [("factures", 0.6)])
+    with TestClient(create_app(config, store)) as http:
+        token = log_in(http, "claire")
+        response = http.post(f"/documents/{doc.id}/decision", data={"csrf": token, "action": "accept"})
+        assert "la publication a échoué" in response.text
+        assert store.get_document(doc.id).state == "publish-failed"
+        board = http.get("/dashboard").text
+        assert doc.id in board and "mailroom retry --failed" in board
