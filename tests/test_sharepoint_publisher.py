@@ -321,3 +321,37 @@ def test_ntlm_handshake_against_a_server_on_premises(emulator, home, monkeypatch
     with pytest.raises(PublishError) as caught:
         make_publisher(config).publish(make_document("in2-1"), pdf_file(tmp_path), config.categories["routes"])
     assert "401" in str(caught.value) and "wrong-password" not in str(caught.value)
+
+
+def test_choice_category_column(home, monkeypatch, tmp_path):
+    server = SharePointEmulator().start()
+    monkeypatch.setenv("MAILROOM_SHAREPOINT_TOKEN", "test-token")
+    try:
+        config = load_config(home, write_config(home, server))
+        for title in sorted({c.library for c in config.categories.values()}):
+            server.add_library(title)
+        routes = server.libraries["routes"]
+        category = next(f for f in routes.fields if f.title == "Catégorie")
+        category.type, category.choices = "Choice", ["Collèges"]
+        problems = make_publisher(config).check()
+        assert problems == ["bibliothèque « Routes » : ajoutez à la colonne de choix « Catégorie » les valeurs : "
+                            "Routes départementales"]
+        category.choices.append("Routes départementales")
+        publisher = make_publisher(config)
+        assert publisher.check() == []
+        publisher.publish(make_document(), pdf_file(tmp_path), config.categories["routes"])
+        assert server.field_values(server.files_in("Routes")[0])["Catégorie"] == "Routes départementales"
+    finally:
+        server.stop()
+
+
+def test_library_whose_url_differs_from_its_title(home, monkeypatch, tmp_path):
+    server = SharePointEmulator().start()
+    monkeypatch.setenv("MAILROOM_SHAREPOINT_TOKEN", "test-token")
+    try:
+        config = load_config(home, write_config(home, server))
+        server.add_library("Routes", url_name="RoutesDepartementales")
+        result = make_publisher(config).publish(make_document(), pdf_file(tmp_path), config.categories["routes"])
+        assert "/sites/courrier/RoutesDepartementales/Courrier%20entrant/2026/03/" in result.destination
+    finally:
+        server.stop()

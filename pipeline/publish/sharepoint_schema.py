@@ -129,8 +129,9 @@ def resolve_columns(library: Library, fields: list[dict], mapping: dict[str, str
             library.problems.append(f"bibliothèque « {library.title} » : la colonne « {title} » est de type "
                                     f"{describe_type(kind)} ; attendu {wanted}")
             continue
-        choices = found.get("Choices") or {}
-        choices = choices.get("results", []) if isinstance(choices, dict) else list(choices)
+        choices = found.get("Choices") or []
+        if isinstance(choices, dict):  # verbose {"results": [...]}, or the client's {0: …, 1: …}
+            choices = choices.get("results", list(choices.values()))
         library.columns[key] = Column(key, title, found["InternalName"], kind, tuple(choices),
                                       bool(found.get("FillInChoice")), found.get("DisplayFormat") == 0)
 
