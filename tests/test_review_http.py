@@ -63,6 +63,7 @@ def test_every_route_requires_login(setup, client):
     assert client.get("/docs", follow_redirects=False).status_code in (303, 404)
     assert client.get("/openapi.json", follow_redirects=False).status_code == 303
     assert client.get(f"/documents/{doc_id}/pages/1/zoom", follow_redirects=False).status_code == 303
+    assert client.get("/static/review.js", follow_redirects=False).status_code == 303
     # The login form and its stylesheet are the only things a stranger gets.
     assert client.get("/login").status_code == 200
     assert client.get("/static/review.css").status_code == 200

@@ -35,6 +35,7 @@ from .previews import SAFE_ID, SIZES, PreviewUnavailable, page_image, prune
 log = logging.getLogger("mailroom.review")
 HERE = Path(__file__).resolve().parent
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+PUBLIC_PATHS = {"/login", "/static/review.css"}  # the login form and its look; everything else needs a session
 MAX_FIELD = 300
 MAX_REASON = 500
 MAX_REFERENCES = 20
@@ -90,7 +91,7 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
         request.state.session_id = session_id
         request.state.session = _still_valid(sessions, store, sessions.get(session_id))
         path = request.url.path
-        public = path == "/login" or path.startswith("/static/")
+        public = path in PUBLIC_PATHS
         if request.method not in SAFE_METHODS and not _same_origin(request):
             response: Response = PlainTextResponse("Requête refusée : elle ne vient pas de cette application.", 403)
         elif request.state.session is None and not public:
