@@ -233,6 +233,7 @@ def test_correction_publishes_journals_and_labels(setup, client):
     ancien, urgent, recent = setup.docs
     page = client.get(f"/documents/{urgent.id}")
     assert "Valider" in page.text and "Corriger" in page.text and "Rejeter" in page.text
+    assert "Signes d'urgence" in page.text and "mise en demeure" in page.text
     response = client.post(f"/documents/{urgent.id}/decision", follow_redirects=False, data={
         "csrf": token, "action": "correct", "category": "enfance-famille", "sender": "Marie Martin",
         "letter_date": "2026-03-14", "ref_kind": ["dossier", ""], "ref_value": ["ASE-77", ""], "urgent": "on"})

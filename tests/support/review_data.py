@@ -59,7 +59,8 @@ def add_review_document(config: Config, store: Store, name: str, text: str, gues
         category=guesses[0][0] if guesses else None, confidence=guesses[0][1] if guesses else None,
         candidates=[Candidate(c, p) for c, p in guesses], route_source="model",
         fields={"sender": sender, "letter_date": "2026-03-12",
-                "references": [{"kind": "n° allocataire", "value": "1234567"}], "urgent": urgent},
+                "references": [{"kind": "allocataire", "value": "1234567"}], "urgent": urgent,
+                "urgent_reasons": ["mise en demeure"] if urgent else []},
         review_reasons=["confiance du classement 52 % sous le seuil de 80 %"],
     )
     store.save_document(doc, event="classified")
