@@ -355,3 +355,12 @@ def test_library_whose_url_differs_from_its_title(home, monkeypatch, tmp_path):
         assert "/sites/courrier/RoutesDepartementales/Courrier%20entrant/2026/03/" in result.destination
     finally:
         server.stop()
+
+
+def test_folders_made_by_someone_else_on_a_server_that_refuses_re_adding(emulator, publisher, sp_config, tmp_path):
+    emulator.folder_add_idempotent = False
+    root = emulator.folders["/sites/courrier/routes"]
+    emulator.add_folder(emulator.add_folder(root, "Courrier entrant"), "2026")  # "03" is still missing
+    publisher.publish(make_document(), pdf_file(tmp_path), sp_config.categories["routes"])
+    assert [r.status for r in emulator.requests(r"Folders/Add", "POST")] == [400, 400, 200]
+    assert len(emulator.files_in("Routes")) == 1

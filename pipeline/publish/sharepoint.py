@@ -189,12 +189,29 @@ class SharePointPublisher:
             exists = False
         if not exists:
             parent = library.root_url
-            for segment in segments:  # Folders/Add returns the folder when it already exists
-                run(f"creating the folder {parent}/{segment}",
-                    lambda ctx, p=parent, s=segment: ctx.web.get_folder_by_server_relative_url(p).folders.add(s))
+            for segment in segments:
+                self._add_folder(parent, segment)
                 parent = f"{parent}/{segment}"
         self._folders.add(url)
         return url
+
+    def _add_folder(self, parent: str, name: str) -> None:
+        """Folders/Add returns an existing folder on SharePoint Online; older servers refuse it instead."""
+        run = self.connection.run
+        try:
+            run(f"creating the folder {parent}/{name}",
+                lambda ctx: ctx.web.get_folder_by_server_relative_url(parent).folders.add(name))
+        except SharePointFailure as error:
+            if error.status not in (400, 409, 500):
+                raise
+            try:
+                found = run(f"looking for the folder {parent}/{name}",
+                            lambda ctx: ctx.web.get_folder_by_server_relative_url(f"{parent}/{name}").select(
+                                ["Exists"]).get())
+            except SharePointFailure:
+                raise error from None
+            if not found.properties.get("Exists"):
+                raise
 
     def list_folder(self, folder_url: str) -> list[RemoteFile]:
         files = self.connection.run(

@@ -284,6 +284,7 @@ class SharePointEmulator:
         self.folders[site_path.lower()] = self.root
         self._server: ThreadingHTTPServer | None = None
         self.ntlm_users: Path | None = None  # set by enable_ntlm: SharePoint Server on premises
+        self.folder_add_idempotent = True
 
     def enable_ntlm(self, directory: "Path", user: str, password: str) -> None:
         """Authenticate connections with NTLM (as IIS does) instead of bearer tokens.
@@ -596,7 +597,10 @@ class SharePointEmulator:
     def add_folder(self, parent: Folder, name: str) -> Folder:
         existing = self.folders.get(f"{parent.path}/{name}".lower())
         if existing is not None:
-            return existing  # Folders/Add is idempotent on SharePoint
+            if not self.folder_add_idempotent:  # as older on-premises servers answer
+                raise SharePointError(400, FILE_EXISTS, f"A file or folder with the name {existing.path} "
+                                                        "already exists.")
+            return existing  # Folders/Add is idempotent on SharePoint Online
         self.check_name(name, parent.path, is_folder=True)
         folder = Folder(name, f"{parent.path}/{name}", self.library_of(parent.path))
         self.folders[folder.path.lower()] = folder
