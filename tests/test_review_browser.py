@@ -113,3 +113,37 @@ def test_supervisor_corrects_categories_with_the_keyboard(served, page):
     assert store.events(document_id=plain.id, kind="reviewed")[0].details["before"]["category"] == "colleges"
     assert store.documents(REVIEW) == []
     assert {e["document_id"] for e in store.examples()} == {plain.id, urgent.id}
+
+
+def test_reject_with_the_keyboard_and_viewer_is_read_only(served, page):
+    config, store, server, plain, urgent = served
+    page.goto(server.url + "/login")
+    page.fill("#username", "victor")
+    page.fill("#password", PASSWORDS["victor"])
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(server.url + "/queue")
+    page.goto(server.url + f"/documents/{plain.id}")
+    expect(page.get_by_text("Lecture seule : votre compte")).to_be_visible()
+    expect(page.get_by_role("button", name=re.compile("Valider"))).to_have_count(0)
+    page.keyboard.press("2")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(server.url + f"/documents/{plain.id}")
+    assert store.get_document(plain.id).state == REVIEW
+    page.get_by_role("button", name="Se déconnecter").click()
+    expect(page).to_have_url(server.url + "/login")
+
+    page.fill("#username", "claire")
+    page.fill("#password", PASSWORDS["claire"])
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(server.url + "/queue")
+    page.goto(server.url + f"/documents/{plain.id}")
+    page.keyboard.press("r")
+    expect(page.locator("#reason")).to_be_focused()
+    page.keyboard.type("Publicité, pas un courrier")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")                      # the Rejeter button
+    expect(page).to_have_url(server.url + f"/documents/{urgent.id}")
+    expect(page.get_by_role("status")).to_contain_text("rejeté")
+    rejected = store.get_document(plain.id)
+    assert rejected.state == "rejected" and rejected.reason == "Publicité, pas un courrier"
+    assert store.events(document_id=plain.id, kind="rejected")[0].actor == "claire"
