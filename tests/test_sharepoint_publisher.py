@@ -337,9 +337,9 @@ def test_choice_category_column(home, monkeypatch, tmp_path):
         assert problems == ["bibliothèque « Routes » : ajoutez à la colonne de choix « Catégorie » les valeurs : "
                             "Routes départementales"]
         category.choices.append("Routes départementales")
-        publisher = make_publisher(config)
-        assert publisher.check() == []
-        publisher.publish(make_document(), pdf_file(tmp_path), config.categories["routes"])
+        ready = make_publisher(config)
+        assert ready.check() == []
+        ready.publish(make_document(), pdf_file(tmp_path), config.categories["routes"])
         assert server.field_values(server.files_in("Routes")[0])["Catégorie"] == "Routes départementales"
     finally:
         server.stop()
