@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import __version__
 from .config import Config, ConfigError, load_config, to_toml_dict
-from .records import DUPLICATE, PUBLISH_FAILED, PUBLISHED, QUARANTINED, REVIEW, Document
+from .records import DUPLICATE, FINAL_STATES, PUBLISH_FAILED, PUBLISHED, QUARANTINED, REVIEW, Document
 from .runner import Pipeline
 from .store import InputRow, Store
 from .watch import Watcher, claim, is_junk, recover_incoming
@@ -58,7 +58,12 @@ def report_lines(store: Store, input_ids: list[str]) -> list[dict]:
     for input_id in input_ids:
         documents = store.documents(input_id=input_id)
         for doc in documents:
-            lines.append(doc.report_line())
+            line = doc.report_line()
+            original = store.get_document(doc.duplicate_of) if doc.duplicate_of else None
+            if original is not None:  # recorded early: the original may have been finished since
+                line.update(pdf=original.pdf, destination=original.destination, category=original.category,
+                            confidence=original.confidence, duplicate_of=original.id)
+            lines.append(line)
         row = store.get_input(input_id)
         if not documents and row.state == "quarantined":
             lines.append({"id": row.id, "source": row.original_name, "source_sha256": row.sha256,
@@ -208,10 +213,10 @@ def cmd_serve(config: Config, args) -> int:
 
 def status_data(store: Store) -> dict:
     documents = store.documents()
-    waiting = [d for d in documents if d.state in (REVIEW, PUBLISH_FAILED)]
-    waiting_inputs = store.inputs("received", "split")
+    waiting = [d for d in documents if d.state not in FINAL_STATES]
+    not_split_yet = store.inputs("received")
     oldest = min([(d.received_at, d.id, d.state) for d in waiting] +
-                 [(r.received_at, r.id, "in progress") for r in waiting_inputs], default=None)
+                 [(r.received_at, r.id, "received") for r in not_split_yet], default=None)
     return {
         "documents": dict(Counter(d.state for d in documents)),
         "inputs": store.input_counts(),

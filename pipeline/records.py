@@ -75,6 +75,7 @@ class Document:
     reason: str | None = None        # why quarantined / failed
     attempts: int = 0                # failed publication attempts
     retry_after: str | None = None   # ISO time before which a failed publication is not retried
+    duplicate_of: str | None = None  # for a duplicate: the document it repeats
 
     @property
     def pages(self) -> int:

@@ -347,7 +347,8 @@ class Pipeline:
                 source_pages=original.source_pages, received_at=row.received_at, inbox=row.inbox, batch=row.id,
                 state=DUPLICATE, pdf=original.pdf, category=original.category, confidence=original.confidence,
                 candidates=[Candidate(c.category, c.probability) for c in original.candidates],
-                destination=original.destination, reason=f"doublon de {original.id} (même empreinte SHA-256)"))
+                destination=original.destination, duplicate_of=original.id,
+                reason=f"doublon de {original.id} (même empreinte SHA-256)"))
         self.store.create_documents(row.id, mirrors, duplicate_of=row.duplicate_of)
         self._archive(row, "duplicate")
 

@@ -56,7 +56,7 @@ def make_bad_inputs(folder: Path) -> dict[str, str]:
     (folder / odd).write_bytes(corpus_file("ocrmypdf", "francais.pdf").read_bytes())
     expected[odd] = "caractères de contrôle"
 
-    long_name = ("Réclamation très longue " * 12)[:230].strip() + ".pdf"
+    long_name = ("Réclamation très longue " * 12)[:200].strip() + ".pdf"
     (folder / long_name).write_bytes(b"%PDF-1.4\n% nothing else, truncated by the scanner\n")
     expected[long_name] = "incomplet"
     return expected
