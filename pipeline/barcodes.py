@@ -17,7 +17,7 @@ import numpy as np
 import zxingcpp
 from PIL import Image
 
-from .blank import ink_mask
+from .blank import InkMask, image_dpi, page_ink
 
 FORMATS = (zxingcpp.BarcodeFormat.Code39, zxingcpp.BarcodeFormat.Code128, zxingcpp.BarcodeFormat.QRCode)
 PATCH_T = "PATCHT"                 # Kodak patch code T, paperless-ngx's separator value
@@ -71,41 +71,42 @@ def _read(gray: np.ndarray) -> list[str]:
     return [result.text for result in zxingcpp.read_barcodes(gray, formats=_FORMATS)]
 
 
-def looks_coded(gray: np.ndarray, dpi: float) -> bool:
+def looks_coded(ink: InkMask) -> bool:
     """A cheap guess that the page carries a code zxing missed: a dense patch of ink that is not solid.
 
     Over ~8 mm cells, lines of text stay under ~35 % ink (line spacing, word
     gaps) while barcodes and QR codes, even blurred, reach 50-90 %; solid
     blocks (logos, black borders) have no ink/paper transitions and are left out.
+    Ink is measured against the paper around it, so edge shadows do not count.
     A false alarm only costs one slower read.
     """
-    step = max(1, int(round(dpi / 100)))
-    small = cv2.resize(gray, (max(1, gray.shape[1] // step), max(1, gray.shape[0] // step)),
-                       interpolation=cv2.INTER_AREA)
-    per_mm = dpi / step / 25.4
-    ink = ink_mask(small, dpi / step)  # relative to the paper around: shadows are not ink
+    per_mm = ink.dpi / 25.4
+    dense = ink.coverage >= 128
     cell = (max(2, int(round(8 * per_mm))),) * 2
-    density = cv2.blur(ink.astype(np.float32), cell)
-    across = np.zeros_like(density)
-    across[:, 1:] = np.abs(np.diff(ink.astype(np.int16), axis=1))
-    down = np.zeros_like(density)
-    down[1:, :] = np.abs(np.diff(ink.astype(np.int16), axis=0))
-    stripes = np.maximum(cv2.blur(across, cell), cv2.blur(down, cell)) * per_mm  # transitions per mm
-    return bool(((density > 0.5) & (density < 0.92) & (stripes > 0.15)).any())
+    density = cv2.blur(ink.coverage, cell).astype(np.float32) / 255.0
+    across = np.zeros(dense.shape, np.uint8)
+    across[:, 1:] = dense[:, 1:] != dense[:, :-1]
+    down = np.zeros(dense.shape, np.uint8)
+    down[1:, :] = dense[1:, :] != dense[:-1, :]
+    stripes = np.maximum(cv2.blur(across.astype(np.float32), cell), cv2.blur(down.astype(np.float32), cell))
+    return bool(((density > 0.5) & (density < 0.92) & (stripes * per_mm > 0.15)).any())
 
 
 def read_page_codes(image: Image.Image) -> PageCodes:
     """Decode the Code 39 / Code 128 / QR symbols on a PIL page."""
-    dpi = float((image.info.get("dpi") or (0, 0))[0] or 0) or max(image.size) / 11.69
-    return read_codes(np.asarray(image.convert("L")), dpi)
+    return read_codes(np.asarray(image.convert("L")), image_dpi(image))
 
 
-def read_codes(gray: np.ndarray, dpi: float) -> PageCodes:
-    """Decode the codes on an 8-bit gray page; the slow passes run only where they may pay."""
+def read_codes(gray: np.ndarray, dpi: float, ink: InkMask | None = None) -> PageCodes:
+    """Decode the codes on an 8-bit gray page; the slow passes run only where they may pay.
+
+    ``ink`` is the page's ink mask when the caller already has it (the splitter shares it with
+    blank detection); it is only needed when the fast pass finds nothing.
+    """
     texts = _read(gray)
     if texts:
         return PageCodes(tuple(texts))
-    if not looks_coded(gray, dpi):
+    if not looks_coded(ink if ink is not None else page_ink(gray, dpi)):
         return PageCodes(())
     factor = 3.0 if dpi < 100 else 2.0  # faxes and reduced copies need more than a doubling
     factor = min(factor, (MAX_UPSCALED_PIXELS / gray.size) ** 0.5)

@@ -23,9 +23,9 @@ import numpy as np
 from PIL import Image
 
 from .barcodes import PageCodes, read_codes as read_page_codes
-from .blank import analyse_gray, blank_report, image_dpi
+from .blank import analyse_ink, blank_report, image_dpi, page_ink
 from .config import Config
-from .ingest import BadInput, Source
+from .ingest import PDF, BadInput, Source
 from .records import ROUTE_COVER_SHEET, DocumentPlan
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ BLANK = "page blanche"
 SEPARATOR_SHEET = "feuille de séparation"
 COVER_SHEET = "page de garde d'aiguillage ({category})"
 CONTENT, BLANK_PAGE, SEPARATOR_PAGE, COVER_PAGE = "content", "blank", "separator", "cover"
-MAX_RASTER_DPI_FACTOR = 1.5   # image sources finer than this × barcode_dpi are reduced first
+MAX_RASTER_DPI_FACTOR = 1.2   # scans finer than this × barcode_dpi are reduced first
 
 
 @dataclass
@@ -68,15 +68,41 @@ class PageKind:
         return COVER_SHEET.format(category=self.category)
 
 
+def _scan_image(source: Source, page: int, dpi: int) -> Image.Image:
+    """The page as scanned: a scanner page's own image when it is one (no poppler run), else a render.
+
+    Taking the embedded image is several times cheaper than rendering, which
+    matters when separation must stay small next to OCR. Only plain scanner
+    pages qualify (one upright image over the whole page, nothing else drawn;
+    see pipeline.ocr.source_image), so nothing that the render would show is missed.
+    """
+    if source.kind == PDF:
+        try:
+            from .ocr.source_image import load
+            scan = load(source, page, dpi)
+        except (ImportError, AttributeError):
+            scan = None
+        if scan is not None and scan.native and scan.reusable:
+            image, native = scan.image, scan.dpi
+            if scan.dpi >= 2 * dpi:  # a JPEG decodes straight at 1/2, 1/4…; other images ignore this
+                full_width = image.width
+                image.draft("L", (round(image.width * dpi / scan.dpi), round(image.height * dpi / scan.dpi)))
+                native *= image.width / full_width
+            image.info["dpi"] = (native, native)
+            return image
+    return source.render(page, dpi)
+
+
 def _gray_page(source: Source, page: int, dpi: int) -> tuple[np.ndarray, float]:
-    """One page as an 8-bit gray array near ``dpi`` (image sources come at their own resolution)."""
-    image: Image.Image = source.render(page, dpi)
+    """One page as an 8-bit gray array near ``dpi`` (finer scans are reduced, coarser ones kept)."""
+    image = _scan_image(source, page, dpi)
     native = image_dpi(image)
     gray = np.asarray(image.convert("L"))
     del image
     if native > dpi * MAX_RASTER_DPI_FACTOR:
         scale = dpi / native
-        gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        gray = cv2.resize(gray, None, fx=scale, fy=scale,  # linear is 5× faster; area when aliasing bites
+                          interpolation=cv2.INTER_LINEAR if scale >= 0.5 else cv2.INTER_AREA)
         native = float(dpi)
     return gray, native
 
@@ -98,17 +124,21 @@ def _route(codes: PageCodes, page: int, config: Config) -> str | None:
 
 
 def classify_page(source: Source, page: int, config: Config, read_codes: bool) -> PageKind:
-    """Separator, cover sheet, blank or content: one raster, read then measured."""
+    """Separator, cover sheet, blank or content: one raster and one ink mask, read then measured."""
     gray, dpi = _gray_page(source, page, config.split.barcode_dpi)
+    ink = None
     if read_codes:
-        codes = read_page_codes(gray, dpi)
+        ink = page_ink(gray, dpi)
+        codes = read_page_codes(gray, dpi, ink)
         category = _route(codes, page, config)
         if category is not None:
             return PageKind(COVER_PAGE, category)
         if codes.separator:
             return PageKind(SEPARATOR_PAGE)
-    if config.split.drop_blank_pages and blank_report(analyse_gray(gray, dpi), config.ocr.blank_ink_ratio):
-        return PageKind(BLANK_PAGE)
+    if config.split.drop_blank_pages:
+        report = analyse_ink(ink if ink is not None else page_ink(gray, dpi))
+        if blank_report(report, config.ocr.blank_ink_ratio):
+            return PageKind(BLANK_PAGE)
     return PageKind(CONTENT)
 
 
