@@ -107,3 +107,35 @@ def deskew(image: Image.Image, angle: float) -> Image.Image:
         result = Image.fromarray(turned, image.mode)
     result.info = dict(image.info)
     return result
+
+
+def upright_score(gray: np.ndarray, dpi: float) -> float:
+    """Evidence (-1…1) that level text lines are right way up rather than upside down.
+
+    Latin script has more ascenders (capitals, digits, b d f h k l t, accents) than
+    descenders (g j p q y): in each text line, ink above the x-height band outweighs
+    ink below it. Positive: upright; negative: upside down; near 0: no verdict.
+    """
+    scale = min(1.0, 150.0 / dpi)
+    small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
+    _, binary = cv2.threshold(small, 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    rows = binary.sum(axis=1).astype(np.float64)
+    inked = rows > 0.002 * binary.shape[1]
+    above = below = 0.0
+    tallest = 0.6 * dpi * scale  # taller than this is a picture, not a line of text
+    y, count = 0, len(rows)
+    while y < count:
+        if not inked[y]:
+            y += 1
+            continue
+        start = y
+        while y < count and inked[y]:
+            y += 1
+        line = rows[start:y]
+        if len(line) < 6 or len(line) > tallest:
+            continue
+        core = np.nonzero(line >= 0.5 * line.max())[0]
+        above += line[: core[0]].sum()
+        below += line[core[-1] + 1:].sum()
+    total = above + below
+    return float((above - below) / total) if total > 0 else 0.0

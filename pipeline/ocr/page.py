@@ -1,7 +1,9 @@
 """OCR of one source page: upright, straight, recognised once, written as a one-page searchable PDF."""
 from __future__ import annotations
 
+import hashlib
 import re
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +17,8 @@ from ..records import PageResult
 from . import clean, geometry, pdf, source_image, tesseract
 
 OSD_TRUSTED = 2.0   # OSD confidence above which its 0/180 (or 90/270) verdict is taken as is
-AXIS_UNSURE = 1.15  # profile strength under which OSD may also overrule the line axis
+AXIS_SURE = 1.08    # profile strength above which the text-line axis is certain (OSD may overrule below)
+UPRIGHT_SURE = 0.2  # ascender/descender balance beyond which 0/180 needs no OSD
 
 
 @dataclass
@@ -64,8 +67,17 @@ def _text_band(gray: np.ndarray) -> np.ndarray:
 
 def _orientation(gray: np.ndarray, dpi: float, quarter: int, strength: float, config: Config, workdir: Path,
                  stem: str) -> int:
-    """Clockwise quarter turn that makes the page upright: OSD, checked by reading when OSD is unsure."""
+    """Clockwise quarter turn that makes the page upright.
+
+    Cheapest evidence first: the line axis (profiles) and the ascender/descender
+    balance settle almost every letter in milliseconds; Tesseract OSD is asked
+    only when they are unsure, and reading a band both ways settles the rest.
+    """
     candidates = (0, 180) if quarter == 0 else (90, 270)
+    if strength >= AXIS_SURE:
+        score = geometry.upright_score(_rot(gray, candidates[0]), dpi)
+        if abs(score) >= UPRIGHT_SURE:
+            return candidates[0] if score > 0 else candidates[1]
     timeout = min(60.0, config.ocr.timeout_seconds)
     path = tesseract.write_input(gray, workdir / f"{stem}-osd")
     try:
@@ -76,15 +88,13 @@ def _orientation(gray: np.ndarray, dpi: float, quarter: int, strength: float, co
         rotate, confidence = verdict
         if rotate in candidates and confidence >= OSD_TRUSTED:
             return rotate
-        if strength < AXIS_UNSURE and confidence >= 3 * OSD_TRUSTED:
+        if strength < AXIS_SURE and confidence >= 3 * OSD_TRUSTED:
             return rotate
     # OSD unsure or at odds with the text lines: read a band of text both ways, keep the better.
-    turned = np.ascontiguousarray(np.rot90(gray, k=-candidates[0] // 90))
-    band = _text_band(turned)
-    scores = [tesseract.quick_confidence(np.ascontiguousarray(np.rot90(band, k=-turn // 90)), dpi,
-                                         config.ocr.languages, timeout, workdir, f"{stem}-q{turn}")
-              for turn in (0, 180)]
-    return candidates[0] if scores[0] >= scores[1] else (candidates[0] + 180) % 360
+    band = _text_band(_rot(gray, candidates[0]))
+    scores = [tesseract.quick_confidence(_rot(band, turn), dpi, config.ocr.languages, timeout, workdir,
+                                         f"{stem}-q{turn}") for turn in (0, 180)]
+    return candidates[0] if scores[0] >= scores[1] else candidates[1]
 
 
 def _rot(array: np.ndarray, clockwise: int) -> np.ndarray:
@@ -104,8 +114,15 @@ def ocr_page(source: Source, page: int, config: Config, workdir: Path) -> PageOc
     started = time.monotonic()
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    stem = f"p{page:04d}"
-    output = workdir / f"{stem}.pdf"
+    # Several sources may share a work folder: name the page after its source too.
+    tag = hashlib.sha1(str(Path(source.path).resolve()).encode()).hexdigest()[:8]
+    output = workdir / f"{Path(source.path).stem[:40]}-{tag}-p{page:04d}.pdf"
+    with tempfile.TemporaryDirectory(dir=workdir, prefix=".ocr-") as scratch:
+        return _ocr_page(source, page, config, Path(scratch), output, started)
+
+
+def _ocr_page(source: Source, page: int, config: Config, scratch: Path, output: Path, started: float) -> PageOcr:
+    stem = "page"
 
     if source.kind == PDF:
         existing = source.page_text(page)
@@ -122,21 +139,19 @@ def ocr_page(source: Source, page: int, config: Config, workdir: Path) -> PageOc
     image = geometry.deskew(image, applied_skew)
 
     recognition_gray, recognition_dpi = clean.for_recognition(clean.to_gray(image), dpi, binary=False)
-    rotation = _orientation(recognition_gray, recognition_dpi, quarter, strength, config, workdir, stem)
+    rotation = _orientation(recognition_gray, recognition_dpi, quarter, strength, config, scratch, stem)
     recognition_gray = _rot(recognition_gray, rotation)
     image = geometry.turn(image, rotation)
 
     error, recognition = None, None
-    input_path = tesseract.write_input(recognition_gray, workdir / f"{stem}-ocr")
+    input_path = tesseract.write_input(recognition_gray, scratch / f"{stem}-ocr")
+    recognition_height = recognition_gray.shape[0]
     del recognition_gray
     try:
         recognition = tesseract.recognise(input_path, recognition_dpi, config.ocr.languages,
                                           config.ocr.timeout_seconds, config.ocr.retries)
     except tesseract.TesseractFailed as failed:
         error = failed.reason
-    finally:
-        for leftover in workdir.glob(f"{input_path.stem}.*"):
-            leftover.unlink(missing_ok=True)
 
     untouched = rotation == 0 and applied_skew == 0.0
     if config.ocr.output == "bw":
@@ -145,8 +160,9 @@ def ocr_page(source: Source, page: int, config: Config, workdir: Path) -> PageOc
     quality = min(config.ocr.jpeg_quality, scan.jpeg_quality or 100)
     original = (source.path, page) if (untouched and scan.reusable and source.kind == PDF) else None
     original_jpeg = source.path.read_bytes() if (untouched and scan.reusable and source.kind != PDF) else None
-    pdf.write_scan_page(output, image, dpi, quality, recognition.pdf if recognition else None,
-                        original=original, original_jpeg=original_jpeg)
+    layer = pdf.TextLayer(recognition.lines, recognition_dpi, recognition_height) if recognition else None
+    pdf.write_scan_page(output, image, dpi, quality, layer, original=original, original_jpeg=original_jpeg,
+                        max_bytes=scan.original_bytes if scan.jpeg_quality else None)
 
     result = PageResult(source_page=page, rotation=rotation, skew=applied_skew,
                         confidence=round(recognition.confidence, 2) if recognition and recognition.words else

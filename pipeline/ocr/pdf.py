@@ -1,21 +1,26 @@
-"""Searchable PDF pages and documents, written with pikepdf.
-
-A page is the scan drawn over the whole page plus Tesseract's text-only page laid
-on top as a Form XObject: the glyphless text sits exactly on the words
-(Tesseract places and stretches each word to its box).
-"""
+"""Searchable PDF pages, written with pikepdf: the scan over the whole page, the invisible words on top."""
 from __future__ import annotations
 
 import contextlib
 import io
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pikepdf
 from PIL import Image
 
-from . import source_image
+from . import source_image, textlayer
+
+MIN_QUALITY = 40  # below this JPEG artefacts start to hurt reading on screen
+
+
+@dataclass
+class TextLayer:
+    lines: list[textlayer.Line]
+    dpi: float          # resolution of the image the boxes refer to
+    height_px: int      # its height in pixels
 
 
 def _is_bilevel(image: Image.Image) -> bool:
@@ -36,7 +41,7 @@ def _is_gray(image: Image.Image) -> bool:
     return float(np.percentile(spread, 99.5)) <= 24
 
 
-def g4_bytes(image: Image.Image) -> bytes:
+def g4_bytes(image: Image.Image) -> tuple[bytes, int]:
     """CCITT Group 4 data of a 1-bit image (one strip), via libtiff."""
     buffer = io.BytesIO()
     image.convert("1").save(buffer, "TIFF", compression="group4",
@@ -50,8 +55,13 @@ def g4_bytes(image: Image.Image) -> bytes:
     return data, photometric
 
 
-def image_xobject(pdf: pikepdf.Pdf, image: Image.Image, quality: int) -> pikepdf.Stream:
-    """Bilevel → CCITT G4 (lossless, compact); gray or colour → JPEG at ``quality``."""
+def image_xobject(pdf: pikepdf.Pdf, image: Image.Image, quality: int, max_bytes: int | None = None) -> pikepdf.Stream:
+    """Bilevel → CCITT G4 (lossless, compact); gray or colour → JPEG at ``quality``.
+
+    ``max_bytes`` is the size of the scanner's own image: a re-encoded (turned or
+    deskewed) page steps its JPEG quality down until it is no larger, as keeping
+    the original bytes would have been.
+    """
     if _is_bilevel(image):
         data, photometric = g4_bytes(image)
         return pikepdf.Stream(pdf, data, Type=pikepdf.Name.XObject, Subtype=pikepdf.Name.Image,
@@ -61,8 +71,12 @@ def image_xobject(pdf: pikepdf.Pdf, image: Image.Image, quality: int) -> pikepdf
                                                              BlackIs1=photometric == 0))
     if _is_gray(image):
         image = image.convert("L")
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=quality, optimize=True)
+    while True:
+        buffer = io.BytesIO()
+        image.save(buffer, "JPEG", quality=quality, optimize=True)
+        if max_bytes is None or buffer.tell() <= max_bytes or quality <= MIN_QUALITY:
+            break
+        quality = max(MIN_QUALITY, quality - 8)
     return jpeg_xobject(pdf, buffer.getvalue(), image.mode, image.width, image.height)
 
 
@@ -72,25 +86,12 @@ def jpeg_xobject(pdf: pikepdf.Pdf, data: bytes, mode: str, width: int, height: i
                           ColorSpace=pikepdf.Name.DeviceGray if mode == "L" else pikepdf.Name.DeviceRGB)
 
 
-def _image_page(pdf: pikepdf.Pdf, xobject: pikepdf.Object, width_pt: float, height_pt: float) -> pikepdf.Page:
-    page = pdf.add_blank_page(page_size=(width_pt, height_pt))
-    page.obj.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=xobject))
-    content = f"q {width_pt:.4f} 0 0 {height_pt:.4f} 0 0 cm /Im0 Do Q\n".encode()
-    page.obj.Contents = pikepdf.Stream(pdf, content)
-    return page
-
-
-def _overlay_text(pdf: pikepdf.Pdf, page: pikepdf.Page, text: pikepdf.Pdf) -> None:
-    """Lay Tesseract's text-only page over the scan, stretched to the same box."""
-    layer = pdf.copy_foreign(text.pages[0].as_form_xobject())
-    page.add_overlay(layer, pikepdf.Rectangle(*[float(v) for v in page.mediabox]))
-
-
-def write_scan_page(path: Path, image: Image.Image, dpi: float, quality: int, text_pdf: bytes | None,
-                    original: tuple[Path, int] | None = None, original_jpeg: bytes | None = None) -> Path:
-    """One-page PDF: the scan (original bytes when given, else encoded) + the invisible text layer."""
+def write_scan_page(path: Path, image: Image.Image, dpi: float, quality: int, text: TextLayer | None,
+                    original: tuple[Path, int] | None = None, original_jpeg: bytes | None = None,
+                    max_bytes: int | None = None) -> Path:
+    """One-page PDF: the scan (original bytes when given, else encoded) under the invisible text layer."""
     width_pt, height_pt = image.width / dpi * 72.0, image.height / dpi * 72.0
-    # Foreign objects are copied lazily: their files stay open until the page is saved.
+    # Foreign objects are copied lazily: the source file stays open until the page is saved.
     with contextlib.ExitStack() as stack:
         pdf = stack.enter_context(pikepdf.new())
         if original is not None:
@@ -100,10 +101,15 @@ def write_scan_page(path: Path, image: Image.Image, dpi: float, quality: int, te
         elif original_jpeg is not None:
             xobject = jpeg_xobject(pdf, original_jpeg, image.mode, image.width, image.height)
         else:
-            xobject = image_xobject(pdf, image, quality)
-        page = _image_page(pdf, xobject, width_pt, height_pt)
-        if text_pdf:
-            _overlay_text(pdf, page, stack.enter_context(pikepdf.open(io.BytesIO(text_pdf))))
+            xobject = image_xobject(pdf, image, quality, max_bytes)
+        page = pdf.add_blank_page(page_size=(width_pt, height_pt))
+        resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=xobject))
+        stream = b"q %.4f 0 0 %.4f 0 0 cm /Im0 Do Q\n" % (width_pt, height_pt)
+        if text is not None and text.lines:
+            resources.Font = pikepdf.Dictionary({str(textlayer.FONT_KEY): textlayer.glyphless_font(pdf)})
+            stream += textlayer.content(text.lines, text.dpi, text.height_px)
+        page.obj.Resources = resources
+        page.obj.Contents = pikepdf.Stream(pdf, stream)
         pdf.save(path, compress_streams=True, object_stream_mode=pikepdf.ObjectStreamMode.generate)
     return path
 

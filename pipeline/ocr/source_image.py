@@ -26,6 +26,7 @@ class PageImage:
     native: bool                 # image taken from the file as is (not re-rendered)
     jpeg_quality: int | None     # estimated quality of the original JPEG, if it was one
     reusable: bool               # the original bytes may go in the output untouched
+    original_bytes: int | None = None  # size of the scanner's compressed image, when known
 
 
 def estimate_jpeg_quality(image: Image.Image) -> int | None:
@@ -95,21 +96,24 @@ def load(source: Source, page: int, raster_dpi: int) -> PageImage:
                         reusable = (set(_filters(xobject)) <= REUSABLE_FILTERS and "/Decode" not in xobject
                                     and pil.mode in ("1", "L", "RGB", "P"))
                         pil = normalise_mode(pil)
-                        return PageImage(pil, round((dpi_x + dpi_y) / 2, 2), True, quality, reusable)
+                        size = len(xobject.read_raw_bytes())
+                        return PageImage(pil, round((dpi_x + dpi_y) / 2, 2), True, quality, reusable, size)
         except (pikepdf.PdfError, NotImplementedError, ValueError, OSError, KeyError, TypeError, AttributeError):
             pass  # JBIG2 without a decoder, odd colour spaces…: let poppler render it
         image = source.render(page, raster_dpi)
         return PageImage(normalise_mode(image), float(raster_dpi), False, None, False)
     image = source.render(page)
     dpi = float(image.info.get("dpi", (raster_dpi, raster_dpi))[0])
-    quality = None
-    reusable = False
-    if source.page_count == 1:
-        with Image.open(source.path) as original:
-            if original.format == "JPEG" and original.mode in ("L", "RGB"):
-                quality = estimate_jpeg_quality(original)
-                reusable = True
-    return PageImage(image, dpi, True, quality, reusable)
+    dpi_y = float(image.info.get("dpi", (dpi, dpi))[1] or dpi)
+    if abs(dpi - dpi_y) > 0.02 * dpi:  # fax-style non-square pixels: make them square
+        image = image.resize((image.width, round(image.height * dpi / dpi_y)), Image.Resampling.LANCZOS)
+    quality, reusable, size = None, False, None
+    with Image.open(source.path) as original:
+        if original.format == "JPEG":
+            quality = estimate_jpeg_quality(original)
+            reusable = original.mode in ("L", "RGB") and source.page_count == 1 and abs(dpi - dpi_y) <= 0.02 * dpi
+            size = source.path.stat().st_size
+    return PageImage(image, dpi, True, quality, reusable, size)
 
 
 def original_xobject(source_path: Path, page: int, target: pikepdf.Pdf) -> pikepdf.Object:

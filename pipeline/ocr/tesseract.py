@@ -1,7 +1,7 @@
-"""Tesseract calls: one recognition pass per page giving both the text-only PDF and the word boxes.
+"""Tesseract calls: one recognition pass per page, in hOCR, gives the text layer and the confidences.
 
-Tesseract writes several renderers from one recognition (``pdf`` + ``tsv``), so
-the invisible text layer and the confidences come from the same pass. Tesseract
+hOCR carries every word's box and confidence and every line's baseline: the
+invisible text layer (textlayer.py) and the confidences come from the same pass. Tesseract
 is single-threaded here (OMP_THREAD_LIMIT=1): the runner parallelises pages.
 """
 from __future__ import annotations
@@ -10,12 +10,15 @@ import csv
 import io
 import os
 import re
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytesseract
+
+from . import textlayer
 
 os.environ["OMP_THREAD_LIMIT"] = "1"  # inherited by every tesseract child process
 
@@ -29,19 +32,14 @@ class TesseractFailed(Exception):
 
 
 @dataclass
-class Word:
-    text: str
-    confidence: float
-    box: tuple[int, int, int, int]  # left, top, width, height in recognition pixels
-    block: int
-    paragraph: int
-    line: int
-
-
-@dataclass
 class Recognition:
-    pdf: bytes                      # text-only PDF page, same size as the image at its dpi
-    words: list[Word] = field(default_factory=list)
+    """One page's words with their boxes, baselines and confidences (from Tesseract's hOCR)."""
+
+    lines: list[textlayer.Line] = field(default_factory=list)
+
+    @property
+    def words(self) -> list[textlayer.Word]:
+        return [word for line in self.lines for word in line.words]
 
     @property
     def confidence(self) -> float | None:
@@ -50,21 +48,7 @@ class Recognition:
 
     @property
     def text(self) -> str:
-        """Lines in Tesseract's reading order, a blank line between paragraphs."""
-        out: list[str] = []
-        previous = None
-        for word in self.words:
-            key = (word.block, word.paragraph, word.line)
-            if previous is None:
-                out.append(word.text)
-            elif key == previous:
-                out[-1] += " " + word.text
-            else:
-                if key[:2] != previous[:2]:
-                    out.append("")
-                out.append(word.text)
-            previous = key
-        return "\n".join(out)
+        return textlayer.plain_text(self.lines)
 
 
 def write_input(gray: np.ndarray, path: Path) -> Path:
@@ -77,7 +61,8 @@ def write_input(gray: np.ndarray, path: Path) -> Path:
     return path
 
 
-def parse_tsv(tsv: str) -> list[Word]:
+def parse_tsv(tsv: str) -> list[tuple[str, float]]:
+    """(word, confidence) pairs of Tesseract's TSV output."""
     words = []
     reader = csv.reader(io.StringIO(tsv), delimiter="\t", quoting=csv.QUOTE_NONE)
     next(reader, None)
@@ -86,10 +71,8 @@ def parse_tsv(tsv: str) -> list[Word]:
             continue
         text = row[11].strip()
         confidence = float(row[10])
-        if not text or confidence < 0:
-            continue
-        words.append(Word(text, confidence, (int(row[6]), int(row[7]), int(row[8]), int(row[9])),
-                          int(row[2]), int(row[3]), int(row[4])))
+        if text and confidence >= 0:
+            words.append((text, confidence))
     return words
 
 
@@ -104,22 +87,22 @@ def _french_error(error: Exception, timeout: float) -> str:
 
 def recognise(image_path: Path, dpi: float, languages: str, timeout: float, retries: int,
               psm: int = 3) -> Recognition:
-    """One Tesseract pass → text-only PDF + TSV. Retries, then raises TesseractFailed (never a silent empty page)."""
+    """One Tesseract pass → hOCR (words, boxes, baselines, confidences). Retries, then raises
+    TesseractFailed: a page is never silently left without text."""
     base = image_path.with_suffix("")
-    config = (f"--psm {psm} --dpi {int(round(dpi))} -c textonly_pdf=1 -c tessedit_create_tsv=1 "
-              "-c tessedit_create_pdf=1")
+    config = f"--psm {psm} --dpi {int(round(dpi))} -c tessedit_create_hocr=1 -c hocr_char_boxes=0"
     last: Exception | None = None
     for _ in range(max(0, retries) + 1):
-        for suffix in (".pdf", ".tsv"):
-            base.with_suffix(suffix).unlink(missing_ok=True)
+        output = base.with_suffix(".hocr")
+        output.unlink(missing_ok=True)
         try:
-            pytesseract.pytesseract.run_tesseract(str(image_path), str(base), "", languages, config=config, timeout=timeout)
-            pdf = base.with_suffix(".pdf").read_bytes()
-            tsv = base.with_suffix(".tsv").read_text("utf-8")
-            if not pdf.startswith(b"%PDF") or b"%%EOF" not in pdf[-64:]:
-                raise RuntimeError("sortie PDF incomplète")
-            return Recognition(pdf, parse_tsv(tsv))
-        except (pytesseract.TesseractError, RuntimeError, OSError, UnicodeDecodeError) as error:
+            pytesseract.pytesseract.run_tesseract(str(image_path), str(base), "", languages, config=config,
+                                                  timeout=timeout)
+            hocr = output.read_text("utf-8")
+            if "</html>" not in hocr[-200:]:
+                raise RuntimeError("sortie hOCR incomplète")
+            return Recognition(textlayer.parse_hocr(hocr))
+        except (pytesseract.TesseractError, RuntimeError, OSError, UnicodeDecodeError, ET.ParseError) as error:
             last = error
     plural = "s" if retries else ""
     raise TesseractFailed(f"{_french_error(last, timeout)} après {max(0, retries) + 1} essai{plural}")
@@ -152,8 +135,7 @@ def quick_confidence(gray: np.ndarray, dpi: float, languages: str, timeout: floa
         return 0.0
     finally:
         path.unlink(missing_ok=True)
-    words = parse_tsv(out)
-    good = [w for w in words if sum(c.isalpha() for c in w.text) >= 2]
+    good = [(text, conf) for text, conf in parse_tsv(out) if sum(c.isalpha() for c in text) >= 2]
     if not good:
         return 0.0
-    return sum(w.confidence for w in good) / len(good) * min(1.0, len(good) / 10)
+    return sum(conf for _, conf in good) / len(good) * min(1.0, len(good) / 10)

@@ -1,0 +1,331 @@
+"""OCR benchmark: mailroom's OCR stage against OCRmyPDF on the same pages, side by side.
+
+Run by hand (OCRmyPDF is a benchmark-only dependency)::
+
+    .venv/bin/pip install ocrmypdf            # or: pip install -e '.[bench]'
+    .venv/bin/python bench/ocr.py --jobs 2
+
+Sets: ``damaged`` (typeset French letters with scanner damage, a quarter of them
+upside down or sideways), ``clean`` (the same kind of letters, undamaged) and
+``real`` (scans of ../shared/corpus with a transcription). For each page: CER and
+WER (jiwer, on normalised text), orientation right or not, seconds, output bytes;
+for each tool: pages per minute on ``--jobs`` cores and peak RSS (whole process tree).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+import jiwer  # noqa: E402
+import pikepdf  # noqa: E402
+
+from bench.groundtruth import normalise, real_pages, synthetic_pages  # noqa: E402
+from pipeline.config import load_config  # noqa: E402
+from pipeline.ingest import infer_dpi, open_source  # noqa: E402
+from pipeline.records import Document  # noqa: E402
+from samples.render import save_scan_pdf  # noqa: E402
+
+OUT = REPO / "bench" / "out"
+
+
+# ---- measuring ---------------------------------------------------------------------------------
+
+class TreeRss:
+    """Peak resident memory of this process and all its descendants, sampled from /proc."""
+
+    def __init__(self, interval: float = 0.1):
+        self.interval, self.peak, self._stop = interval, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _tree_rss(root: int) -> int:
+        children: dict[int, list[int]] = {}
+        rss: dict[int, int] = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+                pid, ppid, pages = int(entry), int(fields[1]), int(fields[21])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(pid)
+            rss[pid] = pages * os.sysconf("SC_PAGE_SIZE")
+        total, stack = 0, [root]
+        while stack:
+            pid = stack.pop()
+            total += rss.get(pid, 0)
+            stack.extend(children.get(pid, []))
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._tree_rss(os.getpid()))
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> "TreeRss":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def pdftotext_pages(path: Path, count: int) -> list[str]:
+    texts = []
+    for page in range(1, count + 1):
+        result = subprocess.run(["pdftotext", "-f", str(page), "-l", str(page), str(path), "-"],
+                                capture_output=True, timeout=120)
+        texts.append(result.stdout.decode("utf-8", "replace"))
+    return texts
+
+
+def page_rotations(path: Path) -> list[int]:
+    """/Rotate of each page (OCRmyPDF turns pages this way)."""
+    with pikepdf.open(path) as pdf:
+        return [int(page.obj.get("/Rotate", 0)) % 360 for page in pdf.pages]
+
+
+def error_rates(truth: str, text: str) -> tuple[float, float]:
+    reference, hypothesis = normalise(truth), normalise(text)
+    if not reference:
+        return 0.0, 0.0
+    return jiwer.cer(reference, hypothesis), jiwer.wer(reference, hypothesis)
+
+
+# ---- inputs --------------------------------------------------------------------------------------
+
+@dataclass
+class Input:
+    name: str
+    path: Path
+    set: str                       # damaged | clean | real
+    truths: list[str]
+    rotations: list[int | None]    # clockwise turn that makes each page upright (None: unknown)
+    pages: int = 1
+    image_dpi: int | None = None   # for OCRmyPDF, when the image carries no usable DPI
+
+
+def prepare_inputs(folder: Path, damaged: int, clean: int, real: bool) -> list[Input]:
+    folder.mkdir(parents=True, exist_ok=True)
+    inputs = []
+    synthetic = synthetic_pages(damaged=damaged, clean=clean)
+    for set_name in ("clean", "damaged"):
+        group = [p for p in synthetic if p.damaged == (set_name == "damaged")]
+        if not group:
+            continue
+        path = save_scan_pdf([p.image for p in group], folder / f"synthetic-{set_name}.pdf", dpi=300, quality=75)
+        inputs.append(Input(f"synthetic-{set_name}", path, set_name, [p.text for p in group],
+                            [(360 - p.rotate) % 360 for p in group], len(group)))
+    if real:
+        from PIL import Image
+        for page in real_pages():
+            image_dpi = None
+            if page.path.suffix.lower() != ".pdf":
+                with Image.open(page.path) as image:
+                    dpi = image.info.get("dpi")
+                    if not dpi or min(dpi) < 50:
+                        image_dpi = int(infer_dpi(*image.size))
+            inputs.append(Input(page.name, page.path, "real", [page.text], [None], 1, image_dpi))
+    return inputs
+
+
+# ---- the two tools -----------------------------------------------------------------------------
+
+@dataclass
+class ToolRun:
+    texts: dict[str, list[str]] = field(default_factory=dict)
+    rotations: dict[str, list[int]] = field(default_factory=dict)
+    seconds: dict[str, list[float]] = field(default_factory=dict)
+    bytes: dict[str, int] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+    wall: float = 0.0
+    peak_rss: int = 0
+
+
+def _mailroom_page(args):
+    path, page, home, workdir = args
+    from pipeline.ocr import ocr_page
+    config = load_config(Path(home))
+    source = open_source(Path(path), config.ingest)
+    return ocr_page(source, page, config, Path(workdir))
+
+
+def run_mailroom(inputs: list[Input], jobs: int, work: Path) -> ToolRun:
+    """One input after the other, its pages spread over a pool of ``jobs`` workers (as the runner does)."""
+    from pipeline.ocr import assemble
+    home = work / "home"
+    config = load_config(home)
+    run = ToolRun()
+    with TreeRss() as rss, ProcessPoolExecutor(jobs) as pool:
+        list(pool.map(abs, range(jobs)))  # a long-running service starts its pool once
+        started = time.monotonic()
+        for item in inputs:
+            tasks = [(str(item.path), page, str(home), str(work / "pages" / item.name))
+                     for page in range(1, item.pages + 1)]
+            pages = list(pool.map(_mailroom_page, tasks))
+            doc = Document(id=item.name, input_id=item.name, source=item.path.name, source_sha256="",
+                           source_pages=list(range(1, item.pages + 1)), received_at="2026-03-06T09:00:00+01:00")
+            output = work / "out" / f"{item.name}.pdf"
+            assemble(doc, pages, config, output)
+            run.bytes[item.name] = output.stat().st_size
+            run.seconds[item.name] = [p.seconds for p in pages]
+            run.rotations[item.name] = [p.result.rotation for p in pages]
+            errors = [p.error for p in pages if p.error]
+            if errors:
+                run.failures[item.name] = errors[0]
+        run.wall = time.monotonic() - started
+    run.peak_rss = rss.peak
+    for item in inputs:  # text read back from the PDF, as for OCRmyPDF
+        run.texts[item.name] = pdftotext_pages(work / "out" / f"{item.name}.pdf", item.pages)
+    return run
+
+
+def run_ocrmypdf(inputs: list[Input], jobs: int, work: Path, extra: list[str]) -> ToolRun:
+    run = ToolRun()
+    (work / "out").mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, OMP_THREAD_LIMIT="1")
+    started = time.monotonic()
+    with TreeRss() as rss:
+        for item in inputs:
+            output = work / "out" / f"{item.name}.pdf"
+            command = [str(Path(sys.executable).with_name("ocrmypdf")), "-l", "fra+eng", *extra,
+                       "--jobs", str(jobs), "--output-type", "pdf", str(item.path), str(output)]
+            if item.image_dpi:
+                command[1:1] = ["--image-dpi", str(item.image_dpi)]
+            begun = time.monotonic()
+            result = subprocess.run(command, capture_output=True, env=env, timeout=3600)
+            elapsed = time.monotonic() - begun
+            run.seconds[item.name] = [elapsed / item.pages] * item.pages
+            if result.returncode != 0 or not output.exists():
+                last = result.stderr.decode("utf-8", "replace").strip().splitlines()
+                run.failures[item.name] = (last[-1] if last else f"exit {result.returncode}")[:120]
+                run.texts[item.name] = [""] * item.pages
+                run.rotations[item.name] = [0] * item.pages
+                run.bytes[item.name] = 0
+                continue
+            run.bytes[item.name] = output.stat().st_size
+            run.rotations[item.name] = page_rotations(output)
+            run.texts[item.name] = pdftotext_pages(output, item.pages)
+    run.wall = time.monotonic() - started
+    run.peak_rss = rss.peak
+    return run
+
+
+# ---- report ----------------------------------------------------------------------------------
+
+def ratio(ours: float, theirs: float) -> str:
+    return f"{ours / theirs:.2f}" if theirs else ("1.00" if not ours else "∞")
+
+
+def report(inputs: list[Input], ours: ToolRun, theirs: ToolRun, jobs: int) -> dict:
+    rows = []
+    print(f"\n{'page':34} {'CER mr':>7} {'CER om':>7} {'WER mr':>7} {'WER om':>7} {'rot mr':>6} {'rot om':>6}"
+          f" {'s mr':>5} {'s om':>5}")
+    for item in inputs:
+        for index in range(item.pages):
+            truth = item.truths[index]
+            cer_m, wer_m = error_rates(truth, ours.texts[item.name][index])
+            cer_o, wer_o = error_rates(truth, theirs.texts[item.name][index])
+            want = item.rotations[index]
+            rot_m = None if want is None else ours.rotations[item.name][index] == want
+            rot_o = None if want is None else theirs.rotations[item.name][index] == want
+            row = dict(input=item.name, page=index + 1, set=item.set, cer_mailroom=cer_m, cer_ocrmypdf=cer_o,
+                       wer_mailroom=wer_m, wer_ocrmypdf=wer_o, rotated=bool(want), orientation_mailroom=rot_m,
+                       orientation_ocrmypdf=rot_o, seconds_mailroom=ours.seconds[item.name][index],
+                       seconds_ocrmypdf=theirs.seconds[item.name][index])
+            rows.append(row)
+            label = f"{item.name[:28]}#{index + 1}"
+            flag = lambda value: "-" if value is None else ("ok" if value else "FAUX")  # noqa: E731
+            print(f"{label:34} {cer_m * 100:6.2f}% {cer_o * 100:6.2f}% {wer_m * 100:6.2f}% {wer_o * 100:6.2f}%"
+                  f" {flag(rot_m):>6} {flag(rot_o):>6} {row['seconds_mailroom']:5.1f} {row['seconds_ocrmypdf']:5.1f}")
+    summary = {}
+    print(f"\n{'set':10} {'pages':>5} {'CER mailroom':>13} {'CER OCRmyPDF':>13} {'ratio':>6} {'WER mr':>7}"
+          f" {'WER om':>7} {'orient. mr':>10} {'orient. om':>10}")
+    for set_name in ("damaged", "clean", "real"):
+        group = [r for r in rows if r["set"] == set_name]
+        if not group:
+            continue
+        cer_m = statistics.mean(r["cer_mailroom"] for r in group)
+        cer_o = statistics.mean(r["cer_ocrmypdf"] for r in group)
+        wer_m = statistics.mean(r["wer_mailroom"] for r in group)
+        wer_o = statistics.mean(r["wer_ocrmypdf"] for r in group)
+        rotated = [r for r in group if r["rotated"]]
+        orient_m = f"{sum(r['orientation_mailroom'] for r in rotated)}/{len(rotated)}" if rotated else "-"
+        orient_o = f"{sum(r['orientation_ocrmypdf'] for r in rotated)}/{len(rotated)}" if rotated else "-"
+        summary[set_name] = dict(pages=len(group), cer_mailroom=cer_m, cer_ocrmypdf=cer_o, wer_mailroom=wer_m,
+                                 wer_ocrmypdf=wer_o, orientation_mailroom=orient_m, orientation_ocrmypdf=orient_o)
+        print(f"{set_name:10} {len(group):5} {cer_m * 100:12.2f}% {cer_o * 100:12.2f}% {ratio(cer_m, cer_o):>6}"
+              f" {wer_m * 100:6.2f}% {wer_o * 100:6.2f}% {orient_m:>10} {orient_o:>10}")
+    pages = sum(i.pages for i in inputs)
+    both = [i for i in inputs if theirs.bytes.get(i.name)]
+    bytes_m = sum(ours.bytes[i.name] for i in both) / max(1, sum(i.pages for i in both))
+    bytes_o = sum(theirs.bytes[i.name] for i in both) / max(1, sum(i.pages for i in both))
+    ppm_m, ppm_o = pages / ours.wall * 60, pages / theirs.wall * 60
+    print(f"\n{'':28} {'mailroom':>12} {'OCRmyPDF':>12} {'ratio':>6}")
+    print(f"{'pages per minute (' + str(jobs) + ' jobs)':28} {ppm_m:12.1f} {ppm_o:12.1f} {ratio(ppm_m, ppm_o):>6}")
+    print(f"{'bytes per page':28} {bytes_m:12.0f} {bytes_o:12.0f} {ratio(bytes_m, bytes_o):>6}")
+    print(f"{'peak RSS, process tree (MB)':28} {ours.peak_rss / 1e6:12.0f} {theirs.peak_rss / 1e6:12.0f}"
+          f" {ratio(ours.peak_rss, theirs.peak_rss):>6}")
+    print(f"{'wall seconds':28} {ours.wall:12.1f} {theirs.wall:12.1f}")
+    for name, tool in (("mailroom", ours), ("OCRmyPDF", theirs)):
+        for item, reason in tool.failures.items():
+            print(f"échec {name} {item}: {reason}")
+    summary.update(pages=pages, jobs=jobs, pages_per_minute_mailroom=ppm_m, pages_per_minute_ocrmypdf=ppm_o,
+                   bytes_per_page_mailroom=bytes_m, bytes_per_page_ocrmypdf=bytes_o,
+                   peak_rss_mailroom=ours.peak_rss, peak_rss_ocrmypdf=theirs.peak_rss,
+                   failures_mailroom=ours.failures, failures_ocrmypdf=theirs.failures)
+    return dict(summary=summary, pages=rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--damaged", type=int, default=24, help="damaged synthetic pages")
+    parser.add_argument("--clean", type=int, default=6, help="clean synthetic pages")
+    parser.add_argument("--no-real", action="store_true", help="leave out the corpus scans")
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--ocrmypdf-args", default="--rotate-pages --deskew",
+                        help="OCRmyPDF options besides -l fra+eng and --jobs")
+    args = parser.parse_args(argv)
+    if not shutil.which("ocrmypdf") and not Path(sys.executable).with_name("ocrmypdf").exists():
+        print("OCRmyPDF is not installed: .venv/bin/pip install ocrmypdf", file=sys.stderr)
+        return 2
+    work = Path(tempfile.mkdtemp(prefix="ocr-bench-"))
+    try:
+        inputs = prepare_inputs(args.out / "input", args.damaged, args.clean, not args.no_real)
+        print(f"{sum(i.pages for i in inputs)} pages, {args.jobs} jobs; OCRmyPDF "
+              f"{subprocess.run([str(Path(sys.executable).with_name('ocrmypdf')), '--version'], capture_output=True, text=True).stdout.strip()}")
+        ours = run_mailroom(inputs, args.jobs, work / "mailroom")
+        theirs = run_ocrmypdf(inputs, args.jobs, work / "ocrmypdf", args.ocrmypdf_args.split())
+        results = report(inputs, ours, theirs, args.jobs)
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "results.json").write_text(json.dumps(results, indent=1, ensure_ascii=False))
+        for tool in ("mailroom", "ocrmypdf"):
+            target = args.out / tool
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(work / tool / "out", target)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
