@@ -169,7 +169,11 @@ def run_service(config: Config, stop: threading.Event, with_review: bool) -> int
     review_server = None
     if with_review:
         from .review.server import start as start_review
-        review_server = start_review(config)
+        try:
+            review_server = start_review(config)
+        except RuntimeError as error:  # the port is taken, most often
+            print(f"error: the review app cannot start: {error}", file=sys.stderr)
+            return 1
         log.info("review app on %s", review_server.url)
     recover_incoming(config, store)
     resumed = pipeline.resume()
@@ -314,8 +318,8 @@ def doctor_checks(config: Config) -> list[tuple[bool, str, str]]:
         checks.append((bool(shutil.which(tool)), tool, "sudo apt-get install poppler-utils"))
     model_ok, model_error = True, ""
     try:
-        from .classify import load_model
-        load_model(config)
+        from .classify.model import get_classifier
+        get_classifier(config.model_dir)
     except Exception as error:  # the model is data from disk: any failure is worth saying
         model_ok, model_error = False, str(error)
     checks.append((model_ok, f"classifier model {config.model_dir}" + (f" ({model_error})" if model_error else ""),
@@ -381,13 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("doctor", help="check the installation").set_defaults(handler=cmd_doctor)
 
     for module_name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as error:  # TODO(lead): strict once every feature module has landed
-            if error.name != module_name:
-                raise
-            continue
-        module.register(sub)
+        importlib.import_module(module_name).register(sub)
     return parser
 
 
