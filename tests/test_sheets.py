@@ -149,3 +149,14 @@ def test_same_batch_without_blank_dropping_keeps_the_backs(tmp_path):
     result = plan_documents(ListSource(pages), "separator", config)
     assert [plan.source_pages for plan in result.plans] == [
         [2, 3, 4], [6, 7, 8], [10, 11, 12], [14, 15, 16, 17, 18], [20, 21, 22]]
+
+
+def test_mailroom_sheets_command_line(tmp_path, capsys):
+    """Through the real `mailroom` entry point (the lead's cli.py registers this module)."""
+    from pipeline.cli import main
+
+    out = tmp_path / "feuilles.pdf"
+    assert main(["--home", str(tmp_path / "home"), "sheets", "--out", str(out), "--category", "colleges"]) == 0
+    assert "page de garde « Collèges »" in capsys.readouterr().out
+    with pikepdf.open(out) as pdf:
+        assert len(pdf.pages) == 2
