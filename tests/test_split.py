@@ -197,3 +197,29 @@ def test_letters_do_not_take_the_slow_path(index):
 
 def test_split_result_is_a_dataclass_with_defaults():
     assert SplitResult().plans == [] and SplitResult().dropped == []
+
+
+def test_memory_does_not_grow_with_the_batch(config):
+    """Pages are rasterised one at a time and dropped: peak memory for 24 pages ≈ for 3 pages."""
+    import tracemalloc
+
+    class Scanner(ListSource):
+        """Hands out fresh page images, as a renderer would, without keeping them."""
+
+        def __init__(self, count):
+            super().__init__([])
+            self.page_count = count
+
+        def render(self, page, dpi=None):
+            return (sheet("separator") if page % 6 == 0 else blank_back(page % 2) if page % 2 else letter(0)).copy()
+
+    peaks = []
+    for count in (3, 24):
+        source = Scanner(count)
+        source.render(1), source.render(2), source.render(6)  # warm the page caches outside the measure
+        tracemalloc.start()
+        plan_documents(source, "separator", config)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    assert peaks[0] > 4_000_000  # numpy arrays are traced: one 200-dpi page is ~4 MB
+    assert peaks[1] < peaks[0] * 1.5 + 1_000_000, peaks
