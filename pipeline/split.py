@@ -12,6 +12,10 @@ pages that follow it (its own back), belong to the document that comes next,
 the one the sheet introduces. Blank pages before the first letter go to the
 first document; sheets and blanks at the very end go to the last one. A batch
 with no letter at all gives no plan, and ``SplitResult.reason`` says why.
+
+In "none" and "pages:N" modes no code is read (such an inbox receives no
+sheets); only blank pages are removed, and "pages:N" counts source pages, so
+that a blank back still takes its place in its group of N.
 """
 from __future__ import annotations
 
@@ -82,7 +86,10 @@ def _scan_image(source: Source, page: int, dpi: int) -> Image.Image:
             scan = load(source, page, dpi)
         except (ImportError, AttributeError):
             scan = None
-        if scan is not None and scan.native and scan.reusable:
+        if scan is not None and not scan.native:  # load() already rendered it at ``dpi``
+            scan.image.info["dpi"] = (scan.dpi, scan.dpi)
+            return scan.image
+        if scan is not None and scan.reusable:  # plain bytes: no /Decode inversion, no odd palette
             image, native = scan.image, scan.dpi
             if scan.dpi >= 2 * dpi:  # a JPEG decodes straight at 1/2, 1/4…; other images ignore this
                 full_width = image.width
