@@ -6,7 +6,7 @@ import subprocess
 
 import pikepdf
 import pytest
-from PIL import Image, ImageFilter
+from PIL import Image
 
 from pipeline.ingest import open_source
 from pipeline.records import ROUTE_COVER_SHEET
