@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+import pikepdf
 from PIL import Image
 
 from .barcodes import PageCodes, read_codes as read_page_codes
@@ -39,6 +40,7 @@ SEPARATOR_SHEET = "feuille de séparation"
 COVER_SHEET = "page de garde d'aiguillage ({category})"
 CONTENT, BLANK_PAGE, SEPARATOR_PAGE, COVER_PAGE = "content", "blank", "separator", "cover"
 MAX_RASTER_DPI_FACTOR = 1.2   # scans finer than this × barcode_dpi are reduced first
+MAX_RASTER_PIXELS = 10_000_000  # above an A3 page at 200 dpi; larger pages (posters) are rasterised coarser
 
 
 @dataclass
@@ -72,31 +74,52 @@ class PageKind:
         return COVER_SHEET.format(category=self.category)
 
 
+def _page_inches(source: Source, page: int) -> tuple[float, float] | None:
+    """A PDF page's size in inches (UserUnit included), None when it cannot be read."""
+    try:
+        with pikepdf.open(source.path) as pdf:
+            pdf_page = pdf.pages[page - 1]
+            box = [float(v) for v in pdf_page.mediabox]
+            unit = float(pdf_page.obj.get("/UserUnit", 1))
+    except Exception:  # the render below will say what is wrong with the file
+        return None
+    return abs(box[2] - box[0]) * unit / 72.0, abs(box[3] - box[1]) * unit / 72.0
+
+
 def _scan_image(source: Source, page: int, dpi: int) -> Image.Image:
     """The page as scanned: a scanner page's own image when it is one (no poppler run), else a render.
 
     Taking the embedded image is several times cheaper than rendering, which
     matters when separation must stay small next to OCR. Only plain scanner
     pages qualify (one upright image over the whole page, nothing else drawn;
-    see pipeline.ocr.source_image), so nothing that the render would show is missed.
+    see pipeline.ocr.source_image), so nothing that the render would show is
+    missed; anything unusual about the image falls back to poppler. Posters
+    and other oversized pages are rasterised coarser, never above MAX_RASTER_PIXELS.
     """
-    if source.kind == PDF:
-        try:
-            from .ocr.source_image import load
-            scan = load(source, page, dpi)
-        except (ImportError, AttributeError):
-            scan = None
-        if scan is not None and not scan.native:  # load() already rendered it at ``dpi``
+    if source.kind != PDF:
+        return source.render(page, dpi)
+    inches = _page_inches(source, page)
+    if inches is not None and inches[0] * inches[1] * dpi * dpi > MAX_RASTER_PIXELS:
+        return source.render(page, max(10, int((MAX_RASTER_PIXELS / (inches[0] * inches[1])) ** 0.5)))
+    try:
+        from .ocr.source_image import load
+        scan = load(source, page, dpi)
+        if not scan.native:  # load() already rendered it at ``dpi``
             scan.image.info["dpi"] = (scan.dpi, scan.dpi)
             return scan.image
-        if scan is not None and scan.reusable:  # plain bytes: no /Decode inversion, no odd palette
-            image, native = scan.image, scan.dpi
-            if scan.dpi >= 2 * dpi:  # a JPEG decodes straight at 1/2, 1/4…; other images ignore this
+        image, native = scan.image, scan.dpi
+        if scan.reusable and image.width * image.height <= MAX_RASTER_PIXELS:
+            if native >= 2 * dpi:  # a JPEG decodes straight at 1/2, 1/4…; other images ignore this
                 full_width = image.width
-                image.draft("L", (round(image.width * dpi / scan.dpi), round(image.height * dpi / scan.dpi)))
+                image.draft("L", (round(image.width * dpi / native), round(image.height * dpi / native)))
                 native *= image.width / full_width
+            image.load()  # decode now, so that a codec problem falls back to poppler below
             image.info["dpi"] = (native, native)
             return image
+    except BadInput:
+        raise
+    except Exception as error:  # an optimisation only: JBIG2 without jbig2dec, odd colour spaces…
+        log.debug("%s page %d: embedded image not usable (%s), rendering", source.path.name, page, error)
     return source.render(page, dpi)
 
 

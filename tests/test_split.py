@@ -223,3 +223,20 @@ def test_memory_does_not_grow_with_the_batch(config):
         tracemalloc.stop()
     assert peaks[0] > 4_000_000  # numpy arrays are traced: one 200-dpi page is ~4 MB
     assert peaks[1] < peaks[0] * 1.5 + 1_000_000, peaks
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("linn.pdf", [([1], [])]),        # JBIG2: falls back to poppler when pikepdf cannot decode it
+    ("ccitt.pdf", [([1], [])]),       # the scanner/fax encoding, taken as embedded
+    ("trivial.pdf", []),              # an empty page: blank
+    ("hugemono.pdf", [([1], [])]),    # 117-inch 1-bit page: rasterised coarser, memory bounded
+])
+def test_odd_pdfs(name, expected, config):
+    import resource
+
+    source = open_source(corpus_file("ocrmypdf", name), config.ingest)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result = plan_documents(source, "separator", config)
+    assert [(p.source_pages, p.dropped_pages) for p in result.plans] == expected
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 400, grown_mb
