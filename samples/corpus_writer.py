@@ -3,9 +3,10 @@
 Deterministic (seeded). Letters are assembled from the pools of corpus_pools.py
 with independent choices of sender, layout, register, length and noise, so the
 category can only be learned from what the letter is about; hand-written
-letters from corpus_handwritten.txt are mixed in. A quarter of the situations of
-each category are kept out of training and used only by validation and test,
-so that those splits measure letters whose story the model has not seen.
+letters from corpus_handwritten.txt are mixed in. A quarter of the situations,
+subjects, requests and notes of each category are kept out of training and
+used only by validation and test, so that those splits measure letters whose
+story and phrasing the model has not seen.
 
     python samples/corpus_writer.py            # rewrite samples/corpus/*.jsonl
 """
@@ -16,6 +17,7 @@ import json
 import random
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -275,7 +277,31 @@ ATTACHMENTS = ["P.J. : copie de la pièce d'identité", "PJ : justificatifs", "P
                "Copie : Monsieur le Maire", "PJ: photos", "Annexe : tableau récapitulatif"]
 
 
-def letter(category: str, situations: list[str], rng: random.Random) -> str:
+@dataclass
+class Pools:
+    """The stories and phrasings one split may draw from, for one category."""
+
+    situations: list[str]
+    subjects: list[str]
+    requests: list[str]
+    notes: list[str]
+
+
+def split_pools(category: str, seed: int) -> dict[str, Pools]:
+    """A quarter of each pool (at least one item) is kept for validation and test only."""
+    parts: dict[str, tuple[list[str], list[str]]] = {}
+    for name, pool in (("situations", SITUATIONS), ("subjects", SUBJECTS), ("requests", REQUESTS), ("notes", NOTES)):
+        items = list(pool[category])
+        random.Random(f"{seed}-{category}-{name}").shuffle(items)
+        held = max(1, len(items) // 4)
+        parts[name] = (items[held:], items[:held])
+    train = Pools(*(parts[n][0] for n in ("situations", "subjects", "requests", "notes")))
+    held_out = Pools(*(parts[n][1] for n in ("situations", "subjects", "requests", "notes")))
+    return {"train": train, "validation": held_out, "test": held_out}
+
+
+def letter(category: str, pools: Pools, rng: random.Random) -> str:
+    situations = pools.situations
     f = facts(rng)
     first = rng.choice(situations)
     kind, text = first.split("|", 1)
@@ -284,7 +310,7 @@ def letter(category: str, situations: list[str], rng: random.Random) -> str:
     if others and rng.random() < 0.35:
         paragraphs.append(fill(rng.choice(others).split("|", 1)[1], f))
     if rng.random() < 0.6:
-        paragraphs.append(fill(rng.choice(REQUESTS[category]), f))
+        paragraphs.append(fill(rng.choice(pools.requests), f))
     for _ in range(rng.choice([0, 0, 1, 1, 2])):
         paragraphs.insert(rng.randint(0, len(paragraphs)), fill(rng.choice(FILLERS), f))
     head, sign = sender(kind, f, rng)
@@ -295,7 +321,7 @@ def letter(category: str, situations: list[str], rng: random.Random) -> str:
     else:
         parts += ["\n".join(recipient(category, rng)), "", place_date, ""]
     if rng.random() < 0.75:
-        parts.append(rng.choice(["Objet : ", "Objet: ", "OBJET : ", "Obj. : "]) + fill(rng.choice(SUBJECTS[category]), f))
+        parts.append(rng.choice(["Objet : ", "Objet: ", "OBJET : ", "Obj. : "]) + fill(rng.choice(pools.subjects), f))
     if rng.random() < 0.3:
         parts.append(rng.choice(["Réf. : ", "N/Réf : ", "V/Réf. : ", "Dossier n° "]) + rng.choice([f["dossier"], f["caf"], f["facture"], f["requete"]]))
     parts += ["", salutation(category, kind, rng), ""]
@@ -306,10 +332,10 @@ def letter(category: str, situations: list[str], rng: random.Random) -> str:
     return "\n".join(parts)
 
 
-def note(category: str, rng: random.Random) -> str:
+def note(pools: Pools, rng: random.Random) -> str:
     f = facts(rng)
     name = f"{f['prenom']} {f['nom']}"
-    body = fill(rng.choice(NOTES[category]), f)
+    body = fill(rng.choice(pools.notes), f)
     top = rng.choice([f"{f['ville']}, le {f['date']}", f["date"], "", "Bordereau d'envoi"])
     return "\n".join(x for x in [top, rng.choice(["Bonjour,", "", "Madame, Monsieur,"]), body,
                                  rng.choice(["Merci.", "Cordialement", "", "Salutations"]), name, f["tel"] if rng.random() < 0.5 else ""] if x)
@@ -391,12 +417,12 @@ def form(category: str, rng: random.Random) -> str:
     return "\n".join(lines)
 
 
-def email(category: str, situations: list[str], rng: random.Random) -> str:
+def email(pools: Pools, rng: random.Random) -> str:
     f = facts(rng)
-    kind, text = rng.choice(situations).split("|", 1)
+    kind, text = rng.choice(pools.situations).split("|", 1)
     name = f"{f['prenom']} {f['nom']}"
     return "\n".join([f"De : {name} <{email_of(name, rng)}>", f"Envoyé : {rng.choice(['lundi', 'mardi', 'jeudi', 'vendredi'])} {f['date']} {rng.randint(8, 20)}:{rng.randint(10, 59)}",
-                      "À : courrier@departement76.fr", "Objet : " + fill(rng.choice(SUBJECTS[category]), f), "",
+                      "À : courrier@departement76.fr", "Objet : " + fill(rng.choice(pools.subjects), f), "",
                       rng.choice(["Bonjour,", "Madame, Monsieur,", "Bonjour Madame,"]), "", fill(text, f), "",
                       rng.choice(["Cordialement", "Bonne journée", "Merci"]), name])
 
@@ -452,18 +478,18 @@ FORM_CATEGORIES = {"autonomie-personnes-agees", "autonomie-handicap", "enfance-f
                    "subventions-associations", "ressources-humaines", "marches-publics"}
 
 
-def document(category: str, situations: list[str], rng: random.Random) -> tuple[str, str]:
+def document(category: str, pools: Pools, rng: random.Random) -> tuple[str, str]:
     roll = rng.random()
     if category == "factures" and roll < 0.45:
         text, kind = invoice(rng, reminder=rng.random() < 0.3), "invoice"
     elif category in FORM_CATEGORIES and roll < 0.12:
         text, kind = form(category, rng), "form"
     elif roll < 0.22:
-        text, kind = note(category, rng), "note"
+        text, kind = note(pools, rng), "note"
     elif roll < 0.32:
-        text, kind = email(category, situations, rng), "email"
+        text, kind = email(pools, rng), "email"
     else:
-        text, kind = letter(category, situations, rng), "letter"
+        text, kind = letter(category, pools, rng), "letter"
     if rng.random() < 0.2:
         text = casual(text, rng)
     if rng.random() < 0.45:
@@ -488,14 +514,11 @@ def read_handwritten(path: Path = HANDWRITTEN) -> list[tuple[str, str]]:
 
 def build(seed: int = SEED, per_category: dict[str, int] | None = None) -> dict[str, list[dict]]:
     per_category = per_category or PER_CATEGORY
-    rng = random.Random(seed)
     splits: dict[str, list[dict]] = {name: [] for name in per_category}
-    for category, pool in SITUATIONS.items():
-        pool = list(pool)
-        random.Random(f"{seed}-{category}").shuffle(pool)
-        held = max(3, len(pool) // 4)
-        by_split = {"train": pool[held:], "validation": pool[:held], "test": pool[:held]}
+    for category in SITUATIONS:
+        by_split = split_pools(category, seed)
         for split, count in per_category.items():
+            rng = random.Random(f"{seed}-{split}-{category}")  # a split's letters do not depend on the others' sizes
             for n in range(count):
                 text, kind = document(category, by_split[split], rng)
                 splits[split].append({"id": f"{split[:3]}-{category}-{n:03d}", "category": category, "kind": kind, "text": text})

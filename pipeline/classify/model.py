@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from spacy.lang.fr.stop_words import STOP_WORDS as FRENCH_STOP_WORDS
 
+from . import architecture  # noqa: F401  (registers the textcat architecture before spacy.load)
 from .calibrate import Calibration
 from .extract import find_caf_numbers, find_cerfas, find_marches, find_sirets
 
@@ -34,17 +36,24 @@ CERFA_CATEGORY = {
 SIRET_CATEGORIES = ("factures", "marches-publics", "subventions-associations")
 
 
-def normalize(text: str) -> str:
-    """What the text classifier sees: no accents, lower case, digits blurred, bounded length.
+def _fold(word: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
 
-    OCR loses accents and confuses case; identifiers are random, their shape is what matters.
+
+STOP_WORDS = frozenset(_fold(w) for w in FRENCH_STOP_WORDS)
+STEM = 6  # French inflection lives in word endings: "handicapé", "handicapés", "handicap" become one feature
+
+
+def normalize(text: str) -> str:
+    """What the text classifier sees: content words, unaccented, lower case, cut to their first letters, digits blurred.
+
+    OCR loses accents and confuses case; grammatical words and endings carry
+    no topic and let a small corpus overfit its own phrasings; identifiers
+    are random, only their shape matters.
     """
-    text = unicodedata.normalize("NFKD", text[: MAX_CHARS * 2])
-    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
-    text = re.sub(r"\d", "0", text)
-    text = re.sub(r"[ \t\u00a0\u202f]+", " ", text)
-    text = re.sub(r"\n\s*\n+", "\n", text)
-    return text[:MAX_CHARS]
+    text = _fold(text[:MAX_CHARS]).lower()
+    words = re.findall(r"[a-z0-9]+", re.sub(r"\d", "0", text))
+    return " ".join(w[:STEM] for w in words if len(w) > 1 and w not in STOP_WORDS)
 
 
 def evidence(text: str, labels: list[str]) -> dict[str, np.ndarray]:
