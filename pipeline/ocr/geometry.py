@@ -21,8 +21,11 @@ def ink_points(gray: np.ndarray, dpi: float, max_points: int = 120_000) -> np.nd
     """Coordinates (x, y) of ink pixels on a reduced, flattened copy of the page, in reduced pixels."""
     scale = min(1.0, WORK_DPI / dpi)
     small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
-    flat = flatten_background(small, dpi * scale)
+    flat = cv2.medianBlur(flatten_background(small, dpi * scale), 3)
     _, binary = cv2.threshold(flat, 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    # The page edges hold shadows and scanner borders, never the body text: they would pose as a line.
+    margin_y, margin_x = int(binary.shape[0] * 0.04), int(binary.shape[1] * 0.04)
+    binary[:margin_y], binary[-margin_y:], binary[:, :margin_x], binary[:, -margin_x:] = 0, 0, 0, 0
     # Drop big blobs (photos, logos, black borders): they carry no line direction.
     count, labels, stats, _ = cv2.connectedComponentsWithStats(binary.astype(np.uint8), connectivity=8)
     limit = dpi * scale * 0.6  # larger than any letter

@@ -18,6 +18,7 @@ from . import clean, geometry, pdf, source_image, tesseract
 
 OSD_TRUSTED = 2.0   # OSD confidence above which its 0/180 (or 90/270) verdict is taken as is
 AXIS_SURE = 1.08    # profile strength above which the text-line axis is certain (OSD may overrule below)
+STAMP_LETTERS = 100  # fewer letters than this on a page-sized image: a stamp, not a text layer
 UPRIGHT_SURE = 0.2  # ascender/descender balance beyond which 0/180 needs no OSD
 
 
@@ -37,14 +38,23 @@ WORD = re.compile(r"[^\W\d_]{2,}")
 
 
 def has_real_text(text: str) -> bool:
-    """A text layer worth keeping: enough letters, and mostly words (not a font without Unicode mapping)."""
+    """A text layer worth keeping: some letters, mostly words (not a font without Unicode mapping)."""
     letters = sum(ch.isalpha() for ch in text)
     tokens = text.split()
-    if letters < 30 or not tokens:
+    if letters < 10 or not tokens:
         return False
     junk = sum(1 for ch in text if ch == "\ufffd" or "\ue000" <= ch <= "\uf8ff" or (ord(ch) < 32 and ch not in "\n\t\f\r"))
     wordlike = sum(1 for token in tokens if WORD.search(token) and sum(ch.isalpha() for ch in token) >= 0.6 * len(token))
     return junk <= 0.02 * len(text) and wordlike >= 0.4 * len(tokens)
+
+
+def _stamped_scan(source: Source, page: int, text: str) -> bool:
+    """A scan with a few visible words printed on it (a scanner's stamp, a page number) still needs OCR;
+    an earlier OCR layer (invisible text) is kept."""
+    if sum(ch.isalpha() for ch in text) >= STAMP_LETTERS:
+        return False
+    coverage, invisible_text = source_image.page_profile(source.path, page)
+    return coverage >= 0.5 and not invisible_text
 
 
 def tidy_layout_text(text: str) -> str:
@@ -126,7 +136,7 @@ def _ocr_page(source: Source, page: int, config: Config, scratch: Path, output: 
 
     if source.kind == PDF:
         existing = source.page_text(page)
-        if has_real_text(existing):
+        if has_real_text(existing) and not _stamped_scan(source, page, existing):
             pdf.copy_page(source.path, page, output)
             text = tidy_layout_text(existing)
             result = PageResult(source_page=page, born_digital=True, words=len(text.split()))

@@ -46,8 +46,9 @@ def _placed_image(page: pikepdf.Page) -> tuple[pikepdf.Object, float, float] | N
     """The single image drawn upright over the whole page, with its (x, y) dpi; None for anything else."""
     if int(page.obj.get("/Rotate", 0)) % 360 or "/UserUnit" in page.obj:
         return None
-    images = list(page.images.items())
-    if len(images) != 1 or page.resources.get("/Font"):
+    xobjects = page.resources.get("/XObject", {})
+    images = [(name, xobject) for name, xobject in xobjects.items() if str(xobject.get("/Subtype")) == "/Image"]
+    if len(images) != 1 or len(xobjects) != 1 or page.resources.get("/Font"):
         return None
     name, image = images[0]
     matrix = None
@@ -72,6 +73,44 @@ def _placed_image(page: pikepdf.Page) -> tuple[pikepdf.Object, float, float] | N
         return None
     width, height = int(image.Width), int(image.Height)
     return image, width / (a / 72.0), height / (d / 72.0)
+
+
+def _multiply(m: list[float], n: list[float]) -> list[float]:
+    """m × n for PDF matrices [a b c d e f] (m applied first)."""
+    a, b, c, d, e, f = m
+    a2, b2, c2, d2, e2, f2 = n
+    return [a * a2 + b * c2, a * b2 + b * d2, c * a2 + d * c2, c * b2 + d * d2,
+            e * a2 + f * c2 + e2, e * b2 + f * d2 + f2]
+
+
+def page_profile(source_path: Path, page: int) -> tuple[float, bool]:
+    """(share of the page covered by images, 0…1; whether it draws invisible text, as OCR layers do)."""
+    try:
+        with pikepdf.open(source_path) as pdf:
+            pdf_page = pdf.pages[page - 1]
+            box = [float(v) for v in pdf_page.mediabox]
+            area = abs((box[2] - box[0]) * (box[3] - box[1])) or 1.0
+            xobjects = pdf_page.resources.get("/XObject", {})
+            ctm, stack, covered, invisible = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0], [], 0.0, False
+            for operands, operator in pikepdf.parse_content_stream(pdf_page):
+                op = str(operator)
+                if op == "Tr" and operands and int(operands[0]) == 3:
+                    invisible = True
+                elif op == "q":
+                    stack.append(ctm)
+                elif op == "Q" and stack:
+                    ctm = stack.pop()
+                elif op == "cm" and len(operands) == 6:
+                    ctm = _multiply([float(v) for v in operands], ctm)
+                elif op == "Do" and operands:
+                    xobject = xobjects.get(str(operands[0]))
+                    if xobject is not None and str(xobject.get("/Subtype")) == "/Image":
+                        covered += abs(ctm[0] * ctm[3] - ctm[1] * ctm[2])
+                elif op == "INLINE IMAGE":
+                    covered += abs(ctm[0] * ctm[3] - ctm[1] * ctm[2])
+            return min(1.0, covered / area), invisible
+    except (pikepdf.PdfError, ValueError, TypeError, KeyError, AttributeError):
+        return 0.0, False
 
 
 def _filters(image: pikepdf.Object) -> list[str]:

@@ -1,0 +1,78 @@
+"""The sample-scan renderer and the demo scans the inbox gets on a fresh machine."""
+from __future__ import annotations
+
+import subprocess
+
+import pikepdf
+import pytest
+
+from pipeline.config import IngestConfig
+from pipeline.ingest import open_source
+from samples.generate import SCANS, SCANS_TO_WRITE
+from samples.render import PageOverflow, render_letter, render_pages, save_scan_pdf
+
+LETTER = """\
+Madame Sophie LEROUX
+12, rue des Capucins
+76000 Rouen
+
+> Rouen, le 3 mars 2026
+
+# Objet : suspension de mon RSA
+
+Madame, Monsieur, je conteste la décision de suspension de mon revenu de solidarité active.
+"""
+
+
+def test_letter_is_an_a4_page_with_its_text():
+    page = render_letter(LETTER, dpi=100)
+    assert page.size == (827, 1169)
+    assert page.info["dpi"] == (100, 100)
+    assert page.info["groundtruth"].splitlines()[:3] == ["Madame Sophie LEROUX", "12, rue des Capucins", "76000 Rouen"]
+    assert "Rouen, le 3 mars 2026" in page.info["groundtruth"]
+    assert page.getextrema()[0] < 60  # real ink on the page
+
+
+def test_damage_is_deterministic_and_turns_the_page():
+    first = render_letter(LETTER, dpi=100, rotate=90, skew_degrees=3, noise=0.05, blur=0.8, jpeg_quality=40,
+                          uneven_light=True, seed=4)
+    again = render_letter(LETTER, dpi=100, rotate=90, skew_degrees=3, noise=0.05, blur=0.8, jpeg_quality=40,
+                          uneven_light=True, seed=4)
+    assert first.size == (1169, 827)  # sideways
+    assert first.tobytes() == again.tobytes()
+    assert render_letter(LETTER, dpi=100, rotate=180).size == (827, 1169)
+    with pytest.raises(ValueError):
+        render_letter(LETTER, dpi=100, rotate=45)
+
+
+def test_long_letters_overflow_or_paginate():
+    long_text = "\n\n".join([LETTER] * 12)
+    with pytest.raises(PageOverflow):
+        render_letter(long_text, dpi=72)
+    pages = render_pages(long_text, dpi=72)
+    assert len(pages) >= 2
+    assert len(render_pages("Page un\f Page deux", dpi=72)) == 2
+
+
+def test_scan_pdf_is_image_only(tmp_path):
+    pages = [render_letter(LETTER, dpi=100), render_letter(LETTER, dpi=100, rotate=180)]
+    path = save_scan_pdf(pages, tmp_path / "scan.pdf", dpi=100)
+    with pikepdf.open(path) as pdf:
+        assert len(pdf.pages) == 2
+        assert float(pdf.pages[0].mediabox[3]) == pytest.approx(841.9, abs=1)
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True).stdout
+    assert not text.strip()
+    listing = subprocess.run(["pdfimages", "-list", str(path)], capture_output=True, text=True).stdout
+    assert listing.count("jpeg") == 2
+
+
+def test_demo_scans_are_present_small_and_valid():
+    files = sorted(SCANS.glob("*.pdf"))
+    assert len(files) == len(SCANS_TO_WRITE)
+    assert sum(f.stat().st_size for f in files) < 3_000_000
+    counts = {}
+    for path in files:
+        source = open_source(path, IngestConfig())
+        counts[path.stem] = source.page_count
+        assert not source.page_text(1).strip()  # scans: no text layer yet
+    assert max(counts.values()) >= 2  # the two-page letter
