@@ -1,10 +1,12 @@
 """Read the separator and routing codes on one rasterised page.
 
 The fast path is a single zxing-cpp pass on the grayscale page, restricted to the
-three symbologies a separator can use (Code 39, Code 128, QR): that is a few tens
-of milliseconds, against seconds for OCR. Only when it finds nothing and the page
-has a code-like patch (dense, striped ink) are the slower passes tried: upscaled
-for small or low-resolution codes, then sharpened for blurred ones. zxing only
+three symbologies a separator can use (Code 39, Code 128, QR) and to symbols at
+the page's own scale, upright or upside down (QR codes in any direction): about
+10 ms, against seconds for OCR. Only when it finds nothing and the page has a
+code-like patch (dense, striped ink) are the slower passes tried: every
+direction and scale, then upscaled for small or low-resolution codes, then
+sharpened for blurred ones. zxing only
 returns symbols whose checksum/error correction passes, so a damaged code never
 yields a wrong value: it yields nothing, and the page stays content.
 """
@@ -67,8 +69,10 @@ def _normal(text: str) -> str:
     return text.strip().upper()
 
 
-def _read(gray: np.ndarray) -> list[str]:
-    return [result.text for result in zxingcpp.read_barcodes(gray, formats=_FORMATS)]
+def _read(gray: np.ndarray, thorough: bool = True) -> list[str]:
+    """zxing's pass; the quick one looks for upright or upside-down symbols at this size only."""
+    quick = {} if thorough else {"try_rotate": False, "try_downscale": False, "try_invert": False}
+    return [result.text for result in zxingcpp.read_barcodes(gray, formats=_FORMATS, **quick)]
 
 
 def looks_coded(ink: InkMask) -> bool:
@@ -103,11 +107,14 @@ def read_codes(gray: np.ndarray, dpi: float, ink: InkMask | None = None) -> Page
     ``ink`` is the page's ink mask when the caller already has it (the splitter shares it with
     blank detection); it is only needed when the fast pass finds nothing.
     """
-    texts = _read(gray)
+    texts = _read(gray, thorough=False)  # ~10 ms: QR codes in any direction, bar codes upright or reversed
     if texts:
         return PageCodes(tuple(texts))
     if not looks_coded(ink if ink is not None else page_ink(gray, dpi)):
         return PageCodes(())
+    texts = _read(gray)  # sideways bar codes, smaller scales, light-on-dark
+    if texts:
+        return PageCodes(tuple(texts), retried=True)
     factor = 3.0 if dpi < 100 else 2.0  # faxes and reduced copies need more than a doubling
     factor = min(factor, (MAX_UPSCALED_PIXELS / gray.size) ** 0.5)
     if factor > 1.05:

@@ -188,6 +188,14 @@ def test_small_patcht_sheet_needs_the_upscaled_retry(config):
     assert shapes(result) == [([1], [], None), ([3], [2], None)]
 
 
+def test_sideways_patcht_sheet_is_found_by_the_thorough_pass(config):
+    """A Code 39 sheet fed landscape: the quick pass only looks upright, the retry in every direction."""
+    patch = open_source(corpus_file("paperless", "barcodes__patch-code-t.pdf"), config.ingest).render(1, 200)
+    sideways = with_dpi(patch.rotate(90, expand=True))
+    codes = read_page_codes(sideways)
+    assert codes.separator and codes.retried
+
+
 @pytest.mark.parametrize("index", range(5))
 def test_letters_do_not_take_the_slow_path(index):
     """Letterheads, rules and edge shadows must not look like codes: the retry is for sheets only."""
