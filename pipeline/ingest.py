@@ -42,13 +42,17 @@ def sniff(path: Path) -> str | None:
 
 
 def infer_dpi(width: int, height: int) -> float:
-    """Resolution of a scan without DPI information, from the paper size it must be (A4 or Letter)."""
+    """Resolution of a scan without DPI information, from the paper size it must be (A4 or Letter).
+
+    An image that is not page-shaped (a crop, a photo of a label) is given 300 dpi,
+    the usual scanning resolution: guessing a page size for it would mis-scale its text.
+    """
     long_side, short_side = max(width, height), min(width, height)
     aspect = long_side / short_side
-    if not 1.2 <= aspect <= 1.55:  # not a whole page (a strip, a snippet): assume a common scan resolution
-        return 300
     paper = A4_INCHES if abs(aspect - A4_INCHES[1] / A4_INCHES[0]) <= abs(aspect - LETTER_INCHES[1] / LETTER_INCHES[0]) \
         else LETTER_INCHES
+    if abs(aspect - paper[1] / paper[0]) > 0.1 * paper[1] / paper[0]:
+        return 300
     return round(long_side / paper[1])
 
 
