@@ -136,3 +136,13 @@ def test_threshold_is_tunable():
     assert 0.001 < ink < 0.01
     assert not is_blank(page, ink / 2)
     assert is_blank(page, ink * 2)
+
+
+def test_real_typewritten_letters_are_not_blank():
+    """tapuscorpus-fr: real scans, some faded (Delatre's 1858 letter: grey type on cream paper)."""
+    from pathlib import Path
+
+    pages = sorted(Path(corpus_file("tapuscorpus-fr", "pages")).glob("*.jpg"))
+    assert len(pages) >= 15
+    blank = [page.name for page in pages if is_blank(Image.open(page), RATIO)]
+    assert blank == []
