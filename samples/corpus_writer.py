@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus_pools import NOTES, REQUESTS, SERVICES, SITUATIONS, SUBJECTS  # noqa: E402
+from corpus_pools import NOTES, REQUESTS, SERVICES, SITUATIONS, SUBJECTS, TRAIN_ONLY_SITUATIONS  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "corpus"
 HANDWRITTEN = HERE / "corpus_handwritten.txt"
 SEED = 20260303
-PER_CATEGORY = {"train": 60, "validation": 12, "test": 11}
+PER_CATEGORY = {"train": 120, "validation": 12, "test": 11}
 
 PRENOMS_F = ["Marie", "Nathalie", "Isabelle", "Sylvie", "Catherine", "Sandrine", "Céline", "Aurélie", "Julie", "Camille",
              "Léa", "Manon", "Chloé", "Inès", "Fatima", "Khadija", "Monique", "Josiane", "Ginette", "Yvette", "Sophie",
@@ -296,6 +296,7 @@ def split_pools(category: str, seed: int) -> dict[str, Pools]:
         held = max(1, len(items) // 4)
         parts[name] = (items[held:], items[:held])
     train = Pools(*(parts[n][0] for n in ("situations", "subjects", "requests", "notes")))
+    train.situations += TRAIN_ONLY_SITUATIONS.get(category, [])
     held_out = Pools(*(parts[n][1] for n in ("situations", "subjects", "requests", "notes")))
     return {"train": train, "validation": held_out, "test": held_out}
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import minimize
 
 
 @dataclass
@@ -42,6 +41,7 @@ def fit(log_probs: np.ndarray, labels: np.ndarray, evidence: list[dict[str, np.n
     log_probs: (n, k) log of the model's probabilities; labels: (n,) class indices;
     evidence: per document, rule -> (k,) vector of the classes the rule points to.
     """
+    from scipy.optimize import minimize  # training only: classifying needs numpy alone
     rules = rules or []
     n, k = log_probs.shape
     stacked = {r: np.stack([(e or {}).get(r, np.zeros(k)) for e in (evidence or [{}] * n)]) for r in rules}
