@@ -136,3 +136,16 @@ def test_extract_fields_has_every_key():
     assert fields["sender"] == "Mairie de Yerville"
     assert fields["letter_date"] == "2026-03-02"
     assert fields["urgent"] is False and fields["urgent_reasons"] == []
+
+
+def test_sender_of_an_invoice_and_of_a_form():
+    invoice = "LYRECO\n12 rue des Peupliers\n76000 Rouen\nSIRET 732 829 320 00074\n\nFACTURE N° 12"
+    assert sender(invoice) == "LYRECO"
+    form = "cerfa N° 16301*01\nDEMANDE D'AIDES À L'AUTONOMIE\nNom : DURAND\nPrénom : Josiane\nAdresse : 3 rue Pasteur"
+    assert sender(form) == "Josiane DURAND"
+    assert sender("Bordereau d'envoi\nCi-joint le compte financier du collège.\nMarie Martin") != "Ci-joint le compte financier du collège."
+
+
+def test_date_of_a_printed_email():
+    mail = "De : Jean Dupont <jean.dupont@gmail.com>\nEnvoyé : lundi 23 mars 2026 10:32\nObjet : RSA\n\nBonjour"
+    assert letter_date(mail) == "2026-03-23"

@@ -182,7 +182,8 @@ def letter_date(text: str) -> str | None:
     for offset, d in dates:
         line_start = text.rfind("\n", 0, offset) + 1
         before = fold(text[line_start:offset]).strip()
-        if NOT_LETTER_DATE.search(before[-25:]):
+        header_field = before.startswith(("envoye", "date", "sent"))
+        if NOT_LETTER_DATE.search(before[-25:]) and not header_field:
             continue
         if re.search(r"(^|,)\s*(le|fait a [^,]+, le)\s*$", before) or re.search(r"^[a-z' \-]+,?\s*le$", before):
             score = 0
@@ -290,7 +291,7 @@ SELF = re.compile(r"^pr[ée]sident|d[ée]partement|conseil\s+d[ée]partemental|m
                   r"^a l'attention|^à l'attention", re.I)
 NOT_SENDER = re.compile(r"^(objet|obj\.|date|le |l'an|(?:madame|monsieur|mesdames|messieurs)\s*(?:,|$|la\b|le\b|et\b|l')|bonjour|cher|ch[èe]re|n°|ref|réf|v/|n/|lettre recommand|lrar|"
                         r"facture|avoir|invitation|d[ée]claration|relance|rappel|urgent|information|demande|compte rendu|notification|"
-                        r"signification|bordereau|cerfa|de\s*:|envoy|à\s*:|a\s*:|copie|p\.?j|\d)", re.I)
+                        r"signification|bordereau|cerfa|de\s*:|envoy|à\s*:|a\s*:|copie|p\.?j|ci-joint|voici|pour |merci|suite|je |j'|nous |vous |veuillez|\d)", re.I)
 PERSON = re.compile(r"^(?:(?:M\.|Mme|Mlle|Melle|Madame|Monsieur|Dr\.?|Docteur|Ma[iî]tre|Me)\s+)?"
                     r"[A-ZÉÈÀÂÎÔÇ][a-zéèêëïîôûüçA-ZÉÈÀ'\-]+(?:\s+[A-ZÉÈÀÂÎÔÇ][\w'\-éèêëïîôûüçÉÈ.]*){1,3}$")
 CLOSING = re.compile(r"(salutations|cordialement|considération|sentiments|respectueusement|remerciements|merci|amitiés|bien à vous|"
@@ -310,14 +311,34 @@ def _from_email_header(lines: list[str]) -> str | None:
     return None
 
 
+ADDRESS_LINE = re.compile(r"^\d{1,4}\s*(bis|ter)?,?\s+\w|\b\d{5}\s+[A-ZÉ]|\b(rue|avenue|boulevard|impasse|allée|place|route|chemin|quai|za|zi|bp|cs)\b", re.I)
+
+
 def _from_letterhead(lines: list[str]) -> str | None:
-    for line in [_clean(x) for x in lines[:6] if x.strip()][:3]:
-        if SELF.search(line) or NOT_SENDER.match(line) or len(line) > 70:
+    """The first line of the page, when it names a person or an organisation (or sits on top of an address)."""
+    head = [_clean(x) for x in lines[:8] if x.strip()]
+    for i, line in enumerate(head[:3]):
+        if SELF.search(line) or NOT_SENDER.match(line) or len(line) > 70 or line.endswith("."):
             continue
-        if ORG_WORDS.search(line) or PERSON.match(line):
+        followed_by_address = any(ADDRESS_LINE.search(x) for x in head[i + 1:i + 3])
+        if ORG_WORDS.search(line) or PERSON.match(line) or (followed_by_address and len(line.split()) <= 6):
             return line
         return None
     return None
+
+
+FORM_NAME = re.compile(r"^\s*nom(?:\s+de\s+l'association|\s+de\s+naissance|\s+d'usage)?\s*:\s*(.+)$", re.I | re.M)
+FORM_FIRST_NAME = re.compile(r"^\s*pr[ée]nom\s*:\s*(.+)$", re.I | re.M)
+
+
+def _from_form(text: str) -> str | None:
+    """Filled forms (cerfa) name their applicant in fields rather than in a letterhead."""
+    name = FORM_NAME.search(text)
+    if not name:
+        return None
+    first = FORM_FIRST_NAME.search(text)
+    value = f"{_clean(first.group(1))} {_clean(name.group(1))}" if first and "association" not in name.group(0).lower() else _clean(name.group(1))
+    return value or None
 
 
 def _from_signature(lines: list[str]) -> str | None:
@@ -352,9 +373,10 @@ def _from_ner(text: str) -> str | None:
 
 
 def sender(text: str) -> str | None:
-    """Who wrote: e-mail header, letterhead, signature, then the named entities of header and footer."""
+    """Who wrote: e-mail header, form fields, letterhead, signature, then the named entities of header and footer."""
     lines = text.splitlines()
-    return (_from_email_header(lines) or _from_letterhead(lines) or _from_signature(lines) or _from_ner(text))
+    return (_from_email_header(lines) or _from_form(text) or _from_letterhead(lines) or _from_signature(lines)
+            or _from_ner(text))
 
 
 def extract_fields(text: str) -> dict[str, Any]:
