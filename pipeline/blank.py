@@ -12,8 +12,11 @@ measured only on marks that look like writing:
    page edge (borders, shadows), are punch holes, or are isolated thin lines
    (scanner streaks, folds);
 3. the page is blank when the kept ink is under ``ink_ratio`` of the page AND
-   no text line (three or more character-sized marks in a row) is found: a few
-   words are content whatever their ink share.
+   there is no text line (three or more character-sized marks in a row) AND no
+   drawing (one mark of 12 × 4 mm or more: a signature, a stamp): a few words
+   or a lone signature are content whatever their ink share. Dropping a page
+   that carried something is worse than keeping a dirty back, so the doubt
+   goes to "content".
 
 Marks are analysed on a ~100-dpi copy of the ink mask (any ink in a 2×2 block
 counts), which keeps 6-pt text and makes the analysis cheap next to OCR.
@@ -32,6 +35,8 @@ WORK_DPI = 200          # finer scans are reduced first
 MARK_DPI = 100          # resolution of the mark analysis
 EDGE_MM = 1.5           # marks this close to the image edge are scanner artefacts
 SPECK_MM2 = 0.25        # smaller marks are dust or noise (a full stop is ~0.1 mm², and not needed)
+DRAWING_MM = (12, 4)    # a mark at least this wide and tall…
+DRAWING_MM2 = 5.0       # …with this much ink is a signature or a stamp, whatever the page's ink share
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,7 @@ class InkReport:
     raw_ratio: float          # every dark pixel / page area, before cleaning
     text_line: bool           # three or more character-sized marks in a row
     marks: int                # marks kept after cleaning
+    drawing: bool = False     # a large hand-drawn or printed mark: a signature, a stamp, a sketch
 
 
 @dataclass(frozen=True)
@@ -132,14 +138,16 @@ def analyse_ink(ink: InkMask) -> InkReport:
     near_edge = np.minimum.reduce([cx, cy, width - cx, height - cy]) < 25 * mm
     punch_hole = (near_edge & (side_min >= 4 * mm) & (side_max <= 9 * mm) & (side_max <= 1.35 * side_min)
                   & (pixels >= 0.4 * w * h))
-    thin_line = (side_min <= 0.6 * mm) & (side_max >= 25 * mm)
+    length = np.hypot(w, h)
+    thin_line = (pixels <= 0.6 * mm * length) & (length >= 25 * mm)  # hairs, streaks, folds, at any slant
     kept = ~(touches_edge | speck | punch_hole | thin_line)
     # The share of the page really inked (the 2×2 blocks' coverage), as blank_ink_ratio means it.
     coverage = np.bincount(labels.ravel(), weights=ink.coverage.ravel(), minlength=count)[1:]
     ratio = float(coverage[kept].sum()) / 255.0 / area
     character = kept & (h >= 0.8 * mm) & (h <= 15 * mm) & (w <= 20 * mm)
     boxes = stats[1:][character][:, :4]
-    return InkReport(ratio, raw, _text_line(boxes), int(kept.sum()))
+    drawing = kept & (w >= DRAWING_MM[0] * mm) & (h >= DRAWING_MM[1] * mm) & (pixels >= DRAWING_MM2 * mm * mm)
+    return InkReport(ratio, raw, _text_line(boxes), int(kept.sum()), bool(drawing.any()))
 
 
 def analyse_gray(gray: np.ndarray, dpi: float) -> InkReport:
@@ -153,7 +161,7 @@ def analyse(image: Image.Image) -> InkReport:
 
 def blank_report(report: InkReport, ink_ratio: float) -> bool:
     """The blank decision on a measured page: less kept ink than ``ink_ratio`` and no text line."""
-    return report.ink_ratio < ink_ratio and not report.text_line
+    return report.ink_ratio < ink_ratio and not report.text_line and not report.drawing
 
 
 def is_blank(image: Image.Image, ink_ratio: float) -> bool:

@@ -60,6 +60,7 @@ def test_dust_hair_and_scanner_streak_are_blank():
         x, y, size = rng.uniform(80, 1500), rng.uniform(80, 2200), rng.uniform(1, 4)
         draw.ellipse((x, y, x + size, y + size), fill=INK)
     draw.line((300, 400, 330, 900), fill=40, width=2)     # a hair
+    draw.line((900, 1200, 1300, 1500), fill=40, width=2)  # another, slanted
     draw.line((700, 60, 700, A4_PX[1] - 60), fill=90, width=3)  # a dirty-glass streak
     assert is_blank(with_dpi(page), RATIO)
 
@@ -123,19 +124,32 @@ def test_pages_with_one_line_of_text_are_not_blank(name, pages):
         assert not is_blank(source.render(page, 200), RATIO), page
 
 
-def test_threshold_is_tunable():
-    """A stamp alone is no text line: its ink share decides, against the configured ratio."""
+def test_lone_signature_or_stamp_is_not_blank():
+    """Little ink and no text line, but a drawn mark: a signed back is content."""
     page = paper()
     draw = ImageDraw.Draw(page)
-    centre = (A4_PX[0] / 2, A4_PX[1] / 2)
-    radius = 18 * MM
-    draw.ellipse((centre[0] - radius, centre[1] - radius, centre[0] + radius, centre[1] + radius),
-                 outline=60, width=round(1.5 * MM))
+    points = [(60 * MM + x * MM, 200 * MM + 6 * MM * ((x * 7) % 11 - 5) / 5) for x in range(0, 45, 3)]
+    draw.line(points, fill=50, width=round(0.5 * MM), joint="curve")   # a 45 mm scrawl
+    page = dirty(page, 10)
+    report = analyse(page)
+    assert report.ink_ratio < RATIO and not report.text_line and report.drawing
+    assert not is_blank(page, RATIO)
+
+
+def test_threshold_is_tunable():
+    """Scattered blots (no text line, no drawing): their ink share decides, against the configured ratio."""
+    page = paper()
+    draw = ImageDraw.Draw(page)
+    rng = random.Random(11)
+    for _ in range(25):  # ink spots of 1.5-3 mm, well apart
+        x, y, size = rng.uniform(30, 180) * MM, rng.uniform(30, 270) * MM, rng.uniform(1.5, 3) * MM
+        draw.ellipse((x, y, x + size, y + size), fill=40)
     page = dirty(page, 9)
-    ink = analyse(page).ink_ratio
-    assert 0.001 < ink < 0.01
-    assert not is_blank(page, ink / 2)
-    assert is_blank(page, ink * 2)
+    report = analyse(page)
+    assert not report.text_line and not report.drawing
+    assert 0.0005 < report.ink_ratio < 0.01
+    assert not is_blank(page, report.ink_ratio / 2)
+    assert is_blank(page, report.ink_ratio * 2)
 
 
 def test_real_typewritten_letters_are_not_blank():
