@@ -160,3 +160,16 @@ def test_mailroom_sheets_command_line(tmp_path, capsys):
     assert "page de garde « Collèges »" in capsys.readouterr().out
     with pikepdf.open(out) as pdf:
         assert len(pdf.pages) == 2
+
+
+def test_duplex_batch_as_multipage_tiff(config, tmp_path):
+    """The same sheets in a 300-dpi multi-page TIFF (the other format scanners write)."""
+    pages = [sheet("separator"), blank_back(1), letter(0), blank_back(2, recto=letter(0)),
+             sheet("colleges"), blank_back(3), letter(4), letter(4, seed=2)]
+    frames = [page.convert("L").resize((2480, 3508)) for page in pages]
+    path = tmp_path / "lot.tif"
+    frames[0].save(path, save_all=True, append_images=frames[1:], compression="tiff_lzw", dpi=(300, 300))
+    source = open_source(path, config.ingest)
+    assert source.kind == "image" and source.page_count == 8
+    result = plan_documents(source, "separator", config)
+    assert shapes(result) == [([3], [1, 2, 4], None), ([7, 8], [5, 6], "colleges")]
