@@ -173,6 +173,12 @@ def classify_page(source: Source, page: int, config: Config, read_codes: bool) -
 
 
 def _by_separators(kinds, result: SplitResult) -> None:
+    """"separator" mode: a sheet ends the document in progress; the next content page starts one.
+
+    Sheets in a row make no empty document. A cover sheet's route holds until
+    the next letter, across plain separators; of two cover sheets in a row the
+    one nearest the letter wins. A route with no letter after it is ignored.
+    """
     current: DocumentPlan | None = None   # the document receiving content pages
     waiting: list[int] = []               # removed pages owned by the next document
     route: str | None = None              # category forced on the next document
@@ -193,7 +199,7 @@ def _by_separators(kinds, result: SplitResult) -> None:
         waiting.append(page)
         between = True
         if kind.kind == COVER_PAGE:
-            route = kind.category  # of two sheets in a row, the one nearest the letter wins
+            route = kind.category
     if waiting and current is not None:
         current.dropped_pages.extend(waiting)
 
