@@ -150,6 +150,12 @@ def test_nearest_cover_sheet_wins(config):
     assert shapes(plan_documents(ListSource(pages), "separator", config)) == [([4], [1, 2, 3], "factures")]
 
 
+def test_route_holds_across_a_separator_and_a_trailing_one_is_ignored(config):
+    pages = [sheet("colleges"), sheet("separator"), letter(4), sheet("routes"), blank_back(1)]
+    result = plan_documents(ListSource(pages), "separator", config)
+    assert shapes(result) == [([3], [1, 2, 4, 5], "colleges")]
+
+
 def test_unknown_category_quarantines_the_batch(tmp_path):
     toml = '[categories.autre]\nlabel = "Autre"\nlibrary = "A-qualifier"\n' \
            '[categories.factures]\nlabel = "Factures"\nlibrary = "Factures"\n'

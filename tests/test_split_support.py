@@ -91,7 +91,7 @@ def _sheet_pages(categories: tuple[str, ...]) -> dict[str, Image.Image]:
 
 def sheet(name: str) -> Image.Image:
     """The printed separator ("separator") or a category's cover sheet, scanned at 200 dpi (a copy)."""
-    categories = ("routes", "factures", "rsa-insertion", "colleges")
+    categories = ("routes", "factures", "rsa-insertion", "colleges")  # what the tests use
     image = _sheet_pages(categories)[name].copy()
     return with_dpi(image)
 
