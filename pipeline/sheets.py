@@ -91,7 +91,7 @@ def _separator_page(canvas: Canvas, regular: str, bold: str) -> None:
         "Placer cette feuille AVANT chaque courrier du lot : le courrier qui suit commence un nouveau document.",
         "La feuille est retirée automatiquement ; elle n'apparaît dans aucun document.",
         "Numérisation recto verso possible : le verso blanc est retiré aussi.",
-        "Réutilisable : ne pas plier, ne pas agrafer, ne rien écrire sur les codes.",
+        "Imprimer en recto seul ; réutilisable : ne pas plier, ne pas agrafer, ne rien écrire sur les codes.",
         "Pour imposer le service destinataire, utiliser plutôt une page de garde d'aiguillage.",
     ], 95 * mm)
     _small_copy(canvas, SEPARATOR, regular)
@@ -112,7 +112,7 @@ def _cover_page(canvas: Canvas, category: Category, regular: str, bold: str) -> 
         "Le courrier qui suit est classé dans ce service sans passer par le classement automatique.",
         "Elle sépare aussi les courriers : pas besoin d'ajouter une feuille de séparation.",
         "Elle est retirée automatiquement, ainsi que son verso blanc en recto verso.",
-        "Réutilisable : ne pas plier, ne pas agrafer, ne rien écrire sur les codes.",
+        "Imprimer en recto seul ; réutilisable : ne pas plier, ne pas agrafer, ne rien écrire sur les codes.",
     ], 62 * mm)
     _small_copy(canvas, value, regular)
 
@@ -122,7 +122,7 @@ def _small_copy(canvas: Canvas, value: str, font: str) -> None:
     side = 24 * mm
     _qr(canvas, value, WIDTH - MARGIN - side, MARGIN - 4 * mm, side)
     canvas.setFont(font, 7)
-    canvas.drawString(MARGIN, MARGIN, "mailroom — imprimer en A4, 100 % (sans ajustement à la page)")
+    canvas.drawString(MARGIN, MARGIN, "mailroom — imprimer en A4, recto seul, 100 % (sans ajustement à la page)")
 
 
 def write_sheets(config: Config, out: Path, categories: list[str] | None = None,
@@ -134,6 +134,9 @@ def write_sheets(config: Config, out: Path, categories: list[str] | None = None,
     canvas = Canvas(str(out), pagesize=A4, pageCompression=1)
     canvas.setTitle("mailroom — feuilles de séparation et pages de garde")
     canvas.setAuthor("mailroom")
+    # Printed recto verso, a sheet would carry two codes: ask viewers for one side, at 100 %.
+    canvas.setViewerPreference("Duplex", "Simplex")
+    canvas.setViewerPreference("PrintScaling", "None")
     pages = []
     if separator:
         _separator_page(canvas, regular, bold)

@@ -37,11 +37,19 @@ def test_one_separator_then_one_cover_sheet_per_category_on_a4(all_sheets, confi
             assert abs(width - 595.3) < 1 and abs(height - 841.9) < 1
 
 
+def test_sheets_ask_for_one_sided_printing(all_sheets):
+    """Printed recto verso, one sheet would carry two codes (and the nearest route would win)."""
+    with pikepdf.open(all_sheets) as pdf:
+        preferences = pdf.Root.ViewerPreferences
+        assert preferences.Duplex == "/Simplex" and preferences.PrintScaling == "/None"
+
+
 def test_sheets_say_in_french_what_they_are(all_sheets, config):
     text = subprocess.run(["pdftotext", "-layout", str(all_sheets), "-"], capture_output=True, check=True,
                           text=True).stdout
     pages = text.split("\f")
     assert "FEUILLE DE SÉPARATION" in pages[0] and "AVANT chaque courrier" in pages[0]
+    assert all("recto seul" in page for page in pages[:-1])
     for page, category in zip(pages[1:], config.categories.values()):
         assert "PAGE DE GARDE D'AIGUILLAGE" in page
         assert category.label in page and f"MAILROOM:ROUTE:{category.id}" in page
