@@ -93,7 +93,7 @@ def _separator_page(canvas: Canvas, regular: str, bold: str) -> None:
         "Numérisation recto verso possible : le verso blanc est retiré aussi.",
         "Imprimer en recto seul ; réutilisable : ne pas plier, ne pas agrafer, ne rien écrire sur les codes.",
         "Pour imposer le service destinataire, utiliser plutôt une page de garde d'aiguillage.",
-    ], 95 * mm)
+    ], 100 * mm)
     _small_copy(canvas, SEPARATOR, regular)
 
 
@@ -113,7 +113,7 @@ def _cover_page(canvas: Canvas, category: Category, regular: str, bold: str) -> 
         "Elle sépare aussi les courriers : pas besoin d'ajouter une feuille de séparation.",
         "Elle est retirée automatiquement, ainsi que son verso blanc en recto verso.",
         "Imprimer en recto seul ; réutilisable : ne pas plier, ne pas agrafer, ne rien écrire sur les codes.",
-    ], 62 * mm)
+    ], 110 * mm)
     _small_copy(canvas, value, regular)
 
 
