@@ -181,3 +181,14 @@ def test_duplex_batch_as_multipage_tiff(config, tmp_path):
     assert source.kind == "image" and source.page_count == 8
     result = plan_documents(source, "separator", config)
     assert shapes(result) == [([3], [1, 2, 4], None), ([7, 8], [5, 6], "colleges")]
+
+
+def test_cover_sheet_with_its_big_code_hidden_still_routes(config):
+    """A sticky note over the big QR code: the copy in the corner still routes the letter."""
+    from PIL import ImageDraw
+
+    cover = sheet("factures")
+    width, height = cover.size
+    ImageDraw.Draw(cover).rectangle((width * 0.2, height * 0.2, width * 0.8, height * 0.6), fill=235)
+    result = plan_documents(ListSource([cover, letter(2)]), "separator", config)
+    assert shapes(result) == [([2], [1], "factures")]
