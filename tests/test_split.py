@@ -165,6 +165,34 @@ def test_unknown_category_quarantines_the_batch(tmp_path):
     assert "« routes »" in error.value.reason and "autre, factures" in error.value.reason
 
 
+def _page_with_qr_codes(*values: str) -> Image.Image:
+    import zxingcpp
+
+    page = blank_back(3).convert("L")
+    for index, value in enumerate(values):
+        code = Image.fromarray(np.asarray(zxingcpp.create_barcode(value, zxingcpp.BarcodeFormat.QRCode)
+                                          .to_image(scale=10)))
+        page.paste(code, (150 + index * 700, 600))
+    return with_dpi(page)
+
+
+def test_route_codes_are_read_case_and_space_tolerant(config):
+    page = _page_with_qr_codes(" mailroom:route:Routes ")
+    assert shapes(plan_documents(ListSource([page, letter(0)]), "separator", config)) == [([2], [1], "routes")]
+
+
+def test_contradictory_route_codes_quarantine_the_batch(config):
+    page = _page_with_qr_codes("MAILROOM:ROUTE:routes", "MAILROOM:ROUTE:factures")
+    with pytest.raises(BadInput) as error:
+        plan_documents(ListSource([letter(0), page, letter(1)]), "separator", config)
+    assert "page 2" in error.value.reason and "contradictoires" in error.value.reason
+
+
+def test_same_route_twice_on_a_page_is_fine(config):
+    page = _page_with_qr_codes("MAILROOM:ROUTE:routes", "MAILROOM:ROUTE:routes")
+    assert shapes(plan_documents(ListSource([page, letter(0)]), "separator", config)) == [([2], [1], "routes")]
+
+
 def test_every_page_rendered_once_at_the_barcode_dpi(config):
     seen = []
 
