@@ -27,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 OUT = HERE / "corpus"
 HANDWRITTEN = HERE / "corpus_handwritten.txt"
 SEED = 20260303
-PER_CATEGORY = {"train": 120, "validation": 12, "test": 11}
+PER_CATEGORY = {"train": 120, "validation": 30, "test": 11}
 
 PRENOMS_F = ["Marie", "Nathalie", "Isabelle", "Sylvie", "Catherine", "Sandrine", "Céline", "Aurélie", "Julie", "Camille",
              "Léa", "Manon", "Chloé", "Inès", "Fatima", "Khadija", "Monique", "Josiane", "Ginette", "Yvette", "Sophie",

@@ -185,6 +185,13 @@ def run(config: Config, *, corpus_dir: Path = CORPUS_DIR, model_dir: Path | None
     texts = [e.text for e in test] if clean else ocr_texts([e.text for e in test], cache_dir, jobs)
     source = "clean text" if clean else "rendered at 300 dpi and OCRed with Tesseract (fra)"
     print(f"test split: {len(test)} letters, {source}")
+    meta_file = Path(model_dir or config.model_dir) / "calibration.json"
+    validation_figures = json.loads(meta_file.read_text(encoding="utf-8")).get("validation", {})
+    if validation_figures:
+        print("validation split (clean text; fitted the temperature and chose the threshold): "
+              f"{validation_figures['documents']} letters, accuracy {validation_figures['accuracy']:.3f}, "
+              f"ECE {validation_figures['ece']:.3f}, at the recommended threshold auto-routed precision "
+              f"{validation_figures['auto_precision']:.3f} and review rate {validation_figures['review_rate']:.3f}")
 
     started = time.perf_counter()
     ours = np.stack([classifier.calibration.probabilities(row, evidence(t, labels))
