@@ -1,7 +1,8 @@
 """Cut a scanned batch back into letters (issue #3).
 
-Pages are rasterised one at a time at ``split.barcode_dpi`` and forgotten at
-once, so memory does not grow with the batch. On each page the codes are read
+Pages are rasterised one at a time at ``split.barcode_dpi`` (or taken from a
+scanner page's own image, reduced to about that) and forgotten at once, so
+memory does not grow with the batch. On each page the codes are read
 first (a separator or cover sheet is never mistaken for a blank page, however
 little ink it has), then blankness is measured on the same raster.
 
@@ -27,7 +28,7 @@ import numpy as np
 import pikepdf
 from PIL import Image
 
-from .barcodes import PageCodes, read_codes as read_page_codes
+from .barcodes import PageCodes, read_codes
 from .blank import analyse_ink, blank_report, image_dpi, page_ink
 from .config import Config
 from .ingest import PDF, BadInput, Source
@@ -153,13 +154,13 @@ def _route(codes: PageCodes, page: int, config: Config) -> str | None:
     return routes[0]
 
 
-def classify_page(source: Source, page: int, config: Config, read_codes: bool) -> PageKind:
+def classify_page(source: Source, page: int, config: Config, with_codes: bool) -> PageKind:
     """Separator, cover sheet, blank or content: one raster and one ink mask, read then measured."""
     gray, dpi = _gray_page(source, page, config.split.barcode_dpi)
     ink = None
-    if read_codes:
+    if with_codes:
         ink = page_ink(gray, dpi)
-        codes = read_page_codes(gray, dpi, ink)
+        codes = read_codes(gray, dpi, ink)
         category = _route(codes, page, config)
         if category is not None:
             return PageKind(COVER_PAGE, category)
@@ -233,23 +234,23 @@ def plan_documents(source: Source, mode: str, config: Config) -> SplitResult:
     to quarantine rather than to the wrong service).
     """
     if mode == "separator":
-        size, read_codes = None, True
+        size, with_codes = None, True
     elif mode == "none":
-        size, read_codes = None, False
+        size, with_codes = None, False
     elif mode.startswith("pages:") and mode[6:].isdigit() and int(mode[6:]) > 0:
-        size, read_codes = int(mode[6:]), False
+        size, with_codes = int(mode[6:]), False
     else:
         raise ValueError(f'unknown split mode {mode!r}: "separator", "none" or "pages:N"')
     result = SplitResult()
-    needs_raster = read_codes or config.split.drop_blank_pages
+    needs_raster = with_codes or config.split.drop_blank_pages
 
     def kinds():
         for page in range(1, source.page_count + 1):
-            kind = classify_page(source, page, config, read_codes) if needs_raster else PageKind(CONTENT)
+            kind = classify_page(source, page, config, with_codes) if needs_raster else PageKind(CONTENT)
             log.debug("%s page %d: %s", source.path.name, page, kind.kind)
             yield page, kind
 
-    if read_codes:
+    if with_codes:
         _by_separators(kinds(), result)
     else:
         _by_count(kinds(), result, size)
