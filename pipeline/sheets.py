@@ -158,7 +158,11 @@ def cmd_sheets(config: Config, args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     out = Path(args.out)
-    pages = write_sheets(config, out, categories, separator=not args.no_separator)
+    try:
+        pages = write_sheets(config, out, categories, separator=not args.no_separator)
+    except OSError as error:
+        print(f"impossible d'écrire {out} : {error.strerror or error}", file=sys.stderr)
+        return 1
     print(f"{out} : {len(pages)} page(s) A4 à imprimer à 100 %")
     for number, page in enumerate(pages, start=1):
         print(f"  page {number} : {page}")

@@ -77,6 +77,13 @@ def test_unknown_category_is_refused(config, tmp_path, capsys):
     assert not (tmp_path / "f.pdf").exists()
 
 
+def test_unwritable_destination_is_reported(config, tmp_path, capsys):
+    blocker = tmp_path / "fichier"
+    blocker.write_text("")
+    code = cmd_sheets(config, argparse.Namespace(out=str(blocker / "f.pdf"), category=None, no_separator=False))
+    assert code == 1 and "impossible d'écrire" in capsys.readouterr().err
+
+
 def test_register_adds_the_command():
     parser = argparse.ArgumentParser(prog="mailroom")
     register(parser.add_subparsers(dest="command"))
