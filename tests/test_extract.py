@@ -149,3 +149,9 @@ def test_sender_of_an_invoice_and_of_a_form():
 def test_date_of_a_printed_email():
     mail = "De : Jean Dupont <jean.dupont@gmail.com>\nEnvoyé : lundi 23 mars 2026 10:32\nObjet : RSA\n\nBonjour"
     assert letter_date(mail) == "2026-03-23"
+
+
+def test_body_text_is_never_a_letterhead():
+    text = "Madame, Monsieur,\n\nProfesseure dans un lycée de Rouen, je souhaiterais emmener\ndeux classes.\n\nCordialement,\nHélène Ravenel"
+    assert sender(text) == "Hélène Ravenel"
+    assert sender("Madame Amandine LECOMTE'\n3 rue Pasteur\n76000 Rouen") == "Madame Amandine LECOMTE"

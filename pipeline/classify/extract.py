@@ -300,7 +300,7 @@ ADDRESSISH = re.compile(r"\d|\b(rue|avenue|bd|boulevard|impasse|allée|place|rou
 
 
 def _clean(line: str) -> str:
-    return re.sub(r"\s{2,}", " ", line.strip(" \t,;:-–—•*_|")).strip()
+    return re.sub(r"\s{2,}", " ", line.strip(" \t,;:-–—•*_|'’\"~.")).strip()
 
 
 def _from_email_header(lines: list[str]) -> str | None:
@@ -311,14 +311,19 @@ def _from_email_header(lines: list[str]) -> str | None:
     return None
 
 
+SALUTATION = re.compile(r"^(?:(?:madame|monsieur|mesdames|messieurs)\s*(?:,|$|la\b|le\b|et\b|l')|bonjour|bonsoir|cher|ch[èe]re|objet|obj\.)", re.I)
 ADDRESS_LINE = re.compile(r"^\d{1,4}\s*(bis|ter)?,?\s+\w|\b\d{5}\s+[A-ZÉ]|\b(rue|avenue|boulevard|impasse|allée|place|route|chemin|quai|za|zi|bp|cs)\b", re.I)
 
 
 def _from_letterhead(lines: list[str]) -> str | None:
     """The first line of the page, when it names a person or an organisation (or sits on top of an address)."""
-    head = [_clean(x) for x in lines[:8] if x.strip()]
+    raw = [x.strip() for x in lines[:8] if x.strip()]
+    head = [_clean(x) for x in raw]
     for i, line in enumerate(head[:3]):
-        if SELF.search(line) or NOT_SENDER.match(line) or len(line) > 70 or line.endswith("."):
+        if SALUTATION.match(line):
+            return None  # the body has begun: whatever follows is not a letterhead
+        if (SELF.search(line) or NOT_SENDER.match(line) or len(line) > 70
+                or re.search(r"[,;]$|[a-zé]\.$|,\s+(je|nous)\b", raw[i])):  # a sentence, not a name
             continue
         followed_by_address = any(ADDRESS_LINE.search(x) for x in head[i + 1:i + 3])
         if ORG_WORDS.search(line) or PERSON.match(line) or (followed_by_address and len(line.split()) <= 6):
