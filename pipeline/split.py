@@ -166,6 +166,9 @@ def classify_page(source: Source, page: int, config: Config, with_codes: bool) -
             return PageKind(COVER_PAGE, category)
         if codes.separator:
             return PageKind(SEPARATOR_PAGE)
+        if codes.retried and not codes.texts:  # kept as content, as it must be; say so for support
+            log.info("%s page %d: looks like it carries a code, none could be read (kept as content)",
+                     source.path.name, page)
     if config.split.drop_blank_pages:
         report = analyse_ink(ink if ink is not None else page_ink(gray, dpi))
         if blank_report(report, config.ocr.blank_ink_ratio):
