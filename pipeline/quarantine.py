@@ -5,6 +5,7 @@ Nothing is deleted: the file is moved (never copied then removed) next to a
 """
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -45,6 +46,7 @@ def quarantine_input(config: Config, store: Store, row: InputRow, reason: str) -
         os.replace(spooled, target)
     store.set_input_state(row.id, "quarantined", event="quarantined", reason=reason, spool_path=str(target),
                           reason_file=str(reason_file))
+    logging.getLogger("mailroom").warning("%s (%s) quarantined: %s", row.id, row.original_name, reason)
     return target
 
 

@@ -297,6 +297,7 @@ class Pipeline:
             if doc.state == REVIEW:
                 self.store.save_document(doc, "review", reasons=doc.review_reasons, category=doc.category,
                                          confidence=doc.confidence)
+                log.info("%s (%s) waits for review: %s", doc.id, doc.source, "; ".join(doc.review_reasons))
             else:
                 self.store.save_document(doc, "routed", library=doc.library, folder=doc.folder)
         if doc.state in (ROUTED, PUBLISH_FAILED):
@@ -314,11 +315,14 @@ class Pipeline:
             doc.retry_after = (datetime.now(timezone.utc) + timedelta(seconds=delay)).isoformat()
             self.store.save_document(doc, "publish-failed", actor, error=str(error), attempt=doc.attempts,
                                      transient=error.transient)
+            log.warning("%s could not be published (attempt %d, next after %s): %s", doc.id, doc.attempts,
+                        doc.retry_after, error)
             return doc
         doc.retry_after = None
         doc.state, doc.reason, doc.destination = PUBLISHED, None, result.destination
         self.store.save_document(doc, "published", actor, destination=result.destination,
                                  already_there=result.already_there, pdf_sha256=_sha256(Path(doc.pdf)))
+        log.info("%s (%s, %d p.) published: %s", doc.id, doc.source, doc.pages, result.destination)
         self._finish_input_if_done(doc.input_id)
         return doc
 
