@@ -168,10 +168,9 @@ class Pipeline:
             self._failed_attempt(row, error)
             return
         if not result.plans:
-            reasons = {why for _, why in result.dropped} or {"aucune page"}
             quarantine_input(self.config, self.store, row,
-                             "aucun courrier dans ce lot : toutes les pages ont été retirées ("
-                             + ", ".join(sorted(reasons)) + ") ; vérifier que le bon côté a été numérisé")
+                             f"aucun courrier dans ce lot : {result.reason} ; vérifier que le bon côté a été "
+                             "numérisé et que le lot ne contient pas que des feuilles de séparation")
             return
         documents = []
         for number, plan in enumerate(result.plans, start=1):
