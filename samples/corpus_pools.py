@@ -703,3 +703,120 @@ TRAIN_ONLY_SITUATIONS: dict[str, list[str]] = {
         "cit|Je souhaite organiser une randonnée avec des amis sur les sentiers du département et j'aimerais avoir une carte des chemins balisés.",
     ],
 }
+
+MORE_TRAIN_ONLY: dict[str, list[str]] = {
+    "rsa-insertion": [
+        "cit|Bonjour, je suis au RSA et je dois renouveler mon contrat d'engagement. Ma conseillère m'a proposé un atelier collectif de recherche d'emploi mais je travaille déjà quelques heures en intérim. Est-ce que je dois quand même y aller ?",
+        "cit|Suite au contrôle de la CAF, on m'a supprimé le RSA en disant que je vivais en couple. C'est faux, mon ancien compagnon est seulement domicilié chez moi pour son courrier. Je demande le rétablissement de mon allocation.",
+        "pro|La référente de parcours vous adresse la fiche de saisine de l'équipe pluridisciplinaire pour {civ} {nom}, allocataire du RSA qui ne respecte plus ses engagements malgré plusieurs relances.",
+        "cit|J'ai 26 ans, je sors d'une formation et je n'ai aucun revenu. On m'a dit que j'avais droit au revenu de solidarité active. Comment faire la demande et qui va m'accompagner pour trouver du travail ?",
+        "asso|Le plan local pour l'insertion et l'emploi vous transmet la liste des participants bénéficiaires du RSA à l'action de découverte des métiers du bâtiment et leur taux de présence.",
+    ],
+    "autonomie-personnes-agees": [
+        "cit|Mon père de 86 ans vit seul dans une maison isolée. Il oublie ses médicaments et ne se nourrit plus correctement. Le médecin parle de perte d'autonomie. Pouvez-vous faire évaluer sa situation pour une aide à domicile ?",
+        "cit|Je suis la fille de {civ2} {nom2}, résidente de l'EHPAD {ehpad}. Nous avons reçu une facture d'hébergement alors que le dossier d'aide sociale est en cours. Faut-il payer en attendant la décision ?",
+        "pro|Le service social de l'hôpital vous transmet une demande d'APA en urgence pour un patient de 90 ans qui rentre à domicile, avec un besoin de passage d'auxiliaire de vie trois fois par jour.",
+        "cit|Ma mère a l'APA et elle voudrait changer de service d'aide à domicile car les intervenantes changent tout le temps. Est-ce possible sans refaire toute la demande ?",
+        "ent|La résidence services seniors {ehpad} souhaite connaître les conditions d'habilitation à l'aide sociale départementale pour accueillir des personnes âgées aux revenus modestes.",
+    ],
+    "autonomie-handicap": [
+        "cit|Suite à mon accident du travail, je suis amputé d'une jambe. Je voudrais savoir quelles aides je peux demander à la MDPH pour ma prothèse, l'aménagement de ma voiture et une aide à domicile.",
+        "cit|Ma fille trisomique a 20 ans et travaille en ESAT. Elle voudrait vivre en appartement. Peut-elle bénéficier de la PCH aide humaine pour un accompagnement quelques heures par semaine ?",
+        "pro|L'enseignante référente de scolarisation transmet le compte rendu de l'équipe de suivi de la scolarisation de l'élève {enfant}, en situation de handicap, et la demande de transport adapté à renouveler.",
+        "cit|Nous sommes parents d'un enfant polyhandicapé et nous demandons le renouvellement de l'AEEH et de son complément, ainsi que la carte mobilité inclusion. Les certificats médicaux sont joints.",
+        "asso|Le GEM, groupe d'entraide mutuelle pour personnes en situation de handicap psychique, sollicite le soutien de la maison départementale et des services de l'autonomie pour ses locaux.",
+    ],
+    "enfance-famille": [
+        "cit|Je suis inquiète pour ma petite-fille de 7 ans. Chez sa mère, elle est laissée seule le soir et elle m'a dit qu'on la frappait. Je ne sais pas à qui m'adresser pour la protéger.",
+        "pro|L'école élémentaire de {ville} transmet une information préoccupante : l'élève {enfant}, 9 ans, a révélé des violences conjugales au domicile et présente des troubles du comportement depuis plusieurs semaines.",
+        "cit|Je suis assistante maternelle et je voudrais savoir si je peux accueillir un enfant en situation de handicap avec mon agrément actuel, et s'il existe une formation complémentaire.",
+        "cit|Ma fille de 16 ans est enceinte et elle a peur d'en parler. Est-ce que le centre de PMI peut la recevoir discrètement pour une consultation et des conseils ?",
+        "admin|Le juge des enfants vous informe du renouvellement de la mesure d'assistance éducative en milieu ouvert et de la mainlevée du placement de l'enfant {enfant} {nom}.",
+    ],
+    "routes": [
+        "cit|Depuis les intempéries, une coulée de boue recouvre la route départementale à la sortie de {ville}. Les voitures glissent. Pouvez-vous faire nettoyer la chaussée et poser un panneau ?",
+        "ent|Nous avons besoin d'une autorisation de voirie pour installer une benne sur l'accotement de la route départementale pendant les travaux de couverture d'une maison riveraine.",
+        "maire|Le carrefour entre la route départementale et la route communale est très dangereux. La commune demande l'installation d'un miroir, d'un stop et une étude de sécurité routière.",
+        "cit|Un camion a perdu son chargement de gravier sur la route départementale hier soir. Rien n'a été nettoyé et les motards risquent de chuter. Merci d'intervenir rapidement.",
+        "cit|Je souhaite connaître la limite exacte du domaine public routier départemental devant ma maison car je veux refaire mon entrée et mon mur de clôture.",
+    ],
+    "colleges": [
+        "pro|Le principal signale la dégradation des toilettes et des vestiaires du gymnase du collège. Une rénovation complète est nécessaire. Le conseil d'administration a voté un vœu en ce sens.",
+        "cit|Mon fils ne peut pas manger à la cantine du collège à cause de son allergie alimentaire. Le projet d'accueil individualisé a été signé mais la cuisine ne propose rien. Qui est responsable de la restauration ?",
+        "pro|Le collège demande au Département l'attribution de crédits pour remplacer les fours et la plonge de la demi-pension, hors d'usage après dix-huit ans de service.",
+        "cit|Les parents d'élèves du collège s'inquiètent de la suppression d'un poste d'agent d'entretien par le Département. Les locaux sont déjà sales.",
+        "pro|Veuillez trouver la demande de subvention pour le projet pédagogique du collège, la participation du Département aux voyages scolaires et le budget de l'action éducative.",
+    ],
+    "factures": [
+        "ent|Nous vous informons que le règlement de notre facture n° {facture} est en retard de plus de soixante jours. Sans paiement sous huit jours, nous transmettrons le dossier à notre service contentieux.",
+        "ent|Veuillez trouver ci-joint le relevé des factures non réglées à ce jour par vos services, pour un total de {montant}, ainsi que les copies des factures correspondantes.",
+        "ent|Notre facture porte sur la fourniture et la pose de panneaux de signalisation commandées par l'agence routière ; le bon de livraison signé et le procès-verbal de réception sont joints.",
+        "ent|Nous vous adressons une facture de régularisation suite à l'indexation annuelle des prix du contrat de maintenance des chaudières, montant TTC {montant}.",
+        "pro|Interprète en langue des signes, je vous adresse ma note d'honoraires pour les interventions réalisées à la demande de vos services en {mois}, soit {montant} TTC.",
+    ],
+    "marches-publics": [
+        "ent|Nous vous remercions de nous avoir consultés. Après étude du cahier des clauses techniques particulières, nous vous adressons notre devis dans le cadre de la procédure adaptée et restons disponibles pour une négociation.",
+        "ent|Nous avons relevé une contradiction entre le CCTP et le bordereau des prix du lot {lot}. Pouvez-vous apporter une précision à tous les candidats avant la date limite de remise des offres ?",
+        "ent|Titulaire du marché {marche}, nous vous informons d'une hausse importante du prix des matières premières et sollicitons l'application de la théorie de l'imprévision et une indemnisation.",
+        "ent|Nous vous adressons le mémoire en réclamation relatif au décompte général du marché de travaux, dont nous contestons le montant des révisions de prix et les réfactions appliquées.",
+        "ent|Notre entreprise demande la résiliation amiable du marché {marche} et le règlement des prestations déjà exécutées, conformément aux stipulations du CCAG.",
+    ],
+    "ressources-humaines": [
+        "agent|Je vous prie de bien vouloir m'accorder un congé sans traitement de trois mois pour raisons familiales, à compter du {date_future}. Mon chef de service a donné un avis favorable.",
+        "cit|Je postule au poste de chargé de mission publié sur le site du Département. Titulaire d'un master, j'ai une expérience de trois ans en collectivité territoriale.",
+        "agent|Je souhaite signaler une situation de harcèlement moral dans mon service et demande la protection fonctionnelle prévue pour les agents publics.",
+        "agent|Je vous adresse ma demande de prolongation d'activité au-delà de la limite d'âge, ainsi que le certificat d'aptitude physique du médecin agréé.",
+        "admin|La caisse de retraite des agents des collectivités locales vous demande de compléter le dossier de pension de {civ} {nom}, ancien agent du Département.",
+    ],
+    "cabinet": [
+        "cit|Monsieur le Président, j'ai appris votre venue dans notre commune et je sollicite quelques minutes d'entretien pour vous exposer la situation de mon quartier.",
+        "maire|Au nom de la municipalité et des associations, j'ai l'honneur de vous inviter au forum des associations et à l'inauguration du nouveau city-stade, le {date_future}.",
+        "elu|Cher Président, je vous transmets la motion adoptée par le conseil communautaire concernant la désertification médicale et je souhaiterais qu'elle soit présentée en séance plénière.",
+        "asso|Les anciens élèves de l'école normale organisent leur centenaire et seraient honorés que le Président du Conseil départemental préside la séance d'ouverture.",
+        "cit|Madame la Présidente, je vous remercie pour votre discours lors de la cérémonie et je me permets de vous adresser le livre que j'ai écrit sur l'histoire du canton.",
+    ],
+    "juridique": [
+        "avocat|Je vous informe que mon client entend contester devant le tribunal administratif l'arrêté portant refus de sa demande et vous invite à retirer cette décision dans le délai de recours contentieux.",
+        "admin|Le greffe du tribunal administratif vous notifie la requête en référé-liberté présentée par {civ} {nom}. L'audience aura lieu dans les quarante-huit heures.",
+        "avocat|Nous vous mettons en demeure de restituer à notre cliente le dépôt de garantie du logement de fonction, faute de quoi nous saisirons le tribunal judiciaire.",
+        "ent|L'expert désigné par le tribunal vous convoque à la réunion d'expertise contradictoire sur le site, en présence des parties et de leurs conseils.",
+        "cit|Je conteste la contrainte qui m'a été signifiée par le commissaire de justice pour une dette envers le Département dont je n'ai jamais été informé. Je forme opposition.",
+    ],
+    "subventions-associations": [
+        "asso|Notre association d'éducation populaire sollicite une subvention pour développer des ateliers intergénérationnels. Le plan de financement prévoit une participation du Département à hauteur de 30 %.",
+        "asso|Vous trouverez ci-joint notre demande de subvention pour l'organisation du salon du livre jeunesse, avec le bilan de l'édition précédente et la revue de presse.",
+        "asso|L'amicale des donneurs de sang sollicite une aide financière pour l'achat d'un barnum et de matériel de collecte, le devis est joint à notre dossier de demande.",
+        "cit|Je suis secrétaire d'une association de quartier. Nous avons rempli le dossier de subvention mais le site refuse notre numéro RNA. Pouvez-vous nous aider ?",
+        "asso|Le comité de jumelage sollicite le renouvellement de la subvention annuelle du Département pour les échanges de jeunes avec notre ville partenaire.",
+    ],
+    "autre": [
+        "cit|Bonjour, je voudrais savoir si le Département recrute des familles pour accueillir des étudiants étrangers cet été.",
+        "ent|Nous vous informons de la fermeture définitive de notre agence bancaire de {ville} à compter du {date_future}. Vos comptes seront transférés automatiquement.",
+        "cit|Je souhaite acheter un bien immobilier et je voudrais connaître les risques d'inondation de la parcelle. Quel service peut me renseigner ?",
+        "cit|Mon voisin a installé des éoliennes qui font du bruit. Je voudrais savoir qui a délivré l'autorisation.",
+        "asso|La chorale de {ville} vous invite à son concert de Noël à l'église. Les bénéfices seront reversés à une association caritative.",
+        "cit|Je voudrais me plaindre de la qualité de l'eau du robinet qui a un goût de chlore. À qui faut-il écrire ?",
+    ],
+}
+for _category, _extra in MORE_TRAIN_ONLY.items():
+    TRAIN_ONLY_SITUATIONS[_category].extend(_extra)
+
+# "autre" is everything the other services are not: it needs the widest range of stories.
+TRAIN_ONLY_SITUATIONS["autre"].extend([
+    "ent|Notre société organise un séminaire sur la transition numérique des entreprises le {date_future}. Nous serions heureux de vous y accueillir. Inscription gratuite sur notre site.",
+    "cit|Je vous écris car je n'arrive pas à joindre la caisse de retraite pour ma pension de réversion. Pouvez-vous me donner leur adresse ?",
+    "cit|Je cherche à faire reconnaître ma maison comme bâtiment historique. Est-ce le Département ou la DRAC qui s'en occupe ?",
+    "asso|La ligue de protection des oiseaux vous propose une animation sur les hirondelles et vous adresse sa revue trimestrielle.",
+    "cit|Merci de bien vouloir me désinscrire de votre liste de diffusion, je ne souhaite plus recevoir vos publicités.",
+    "ent|Rappel : votre nom de domaine arrive à expiration. Renouvelez-le dès maintenant pour éviter toute interruption de service.",
+    "cit|J'ai reçu une amende de stationnement alors que j'étais garé sur une place autorisée. Je la conteste.",
+    "cit|Je souhaite obtenir une copie de mon diplôme du baccalauréat obtenu en 1985, que j'ai perdu.",
+    "admin|La caisse primaire d'assurance maladie vous informe des nouvelles modalités de remboursement des transports sanitaires, pour information.",
+    "cit|Je voudrais savoir comment inscrire mon enfant à la crèche municipale et connaître les tarifs.",
+    "asso|Le club des aînés de {ville} vous invite à son loto annuel le {date_future} à la salle des fêtes. Nombreux lots à gagner.",
+    "cit|Cher ami, merci pour ta lettre et les nouvelles de la famille. Nous viendrons vous voir cet été si tout va bien.",
+    "ent|Notre cabinet d'expertise comptable propose aux collectivités un audit gratuit de leurs contrats d'assurance. Prenez rendez-vous.",
+    "cit|Mon chat a disparu depuis une semaine dans le quartier. Je distribue cette affiche, merci de la mettre à l'accueil.",
+    "cit|Je souhaite connaître la date de la prochaine collecte des encombrants dans ma rue.",
+    "admin|Météo-France vous adresse le bilan climatique de l'hiver et les prévisions saisonnières pour information.",
+])

@@ -1,4 +1,4 @@
-"""A spaCy textcat architecture: bag of words and bigrams weighted by TF-IDF.
+"""A spaCy textcat architecture: bag of words (and optionally n-grams) weighted by TF-IDF.
 
 spaCy's TextCatBOW feeds raw n-gram counts to a sparse linear layer. On a
 corpus of a few hundred letters that learns the boilerplate by heart: every

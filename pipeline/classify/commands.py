@@ -15,7 +15,7 @@ def register(subparsers) -> None:
                                   description="Train, calibrate on the validation split and write the model to the model directory.")
     train.add_argument("--corpus", type=Path, default=CORPUS_DIR, help="folder with train/validation/test.jsonl")
     train.add_argument("--out", type=Path, default=None, help="model directory (default: the configured one)")
-    train.add_argument("--epochs", type=int, default=12)
+    train.add_argument("--epochs", type=int, default=20)
     train.add_argument("--no-corrections", action="store_true", help="ignore the supervisors' corrections in the database")
     train.set_defaults(handler=train_command)
 

@@ -1,7 +1,7 @@
 """Corpus (+ supervisors' corrections) → a calibrated classifier directory, written atomically.
 
-spaCy textcat, exclusive classes, bag of words and word bigrams weighted by
-TF-IDF (architecture.py): it trains in seconds on two cores, classifies in a
+spaCy textcat, exclusive classes, bag of word stems weighted by TF-IDF
+(architecture.py): it trains in seconds on two cores, classifies in a
 few milliseconds, and a hashed table of 2^16 rows keeps the shipped model to
 a few megabytes.
 Early stopping and calibration use the validation split only.
@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 CORPUS_DIR = REPO / "samples" / "corpus"
 SPLITS = ("train", "validation", "test")
 HASH_ROWS = 2 ** 16
-NGRAMS = 2
+NGRAMS = 1  # word bigrams learned the training phrasings: validation accuracy 0.906 with them, 0.931 without
 LEARN_RATE = 0.01
 L2 = 0.0
 
@@ -97,8 +97,8 @@ def _log_loss(classifier: Classifier, items: list[Example]) -> tuple[float, floa
     return loss, accuracy
 
 
-def fit_textcat(train: list[Example], validation: list[Example], labels: list[str], *, epochs: int = 12,
-                patience: int = 4, seed: int = 0, hash_rows: int = HASH_ROWS, learn_rate: float = LEARN_RATE):
+def fit_textcat(train: list[Example], validation: list[Example], labels: list[str], *, epochs: int = 20,
+                patience: int = 5, seed: int = 0, hash_rows: int = HASH_ROWS, learn_rate: float = LEARN_RATE):
     """Train; keep the weights of the epoch with the best validation accuracy (then log loss).
 
     The bag of words learns its training letters by heart within a few epochs;
@@ -174,7 +174,7 @@ def save_atomically(nlp, meta: dict, model_dir: Path) -> None:
 
 
 def train_model(labels: list[str], model_dir: Path, *, corpus_dir: Path = CORPUS_DIR,
-                corrections: list[dict] | None = None, epochs: int = 12, seed: int = 0,
+                corrections: list[dict] | None = None, epochs: int = 20, seed: int = 0,
                 hash_rows: int = HASH_ROWS) -> dict:
     """The whole of `mailroom train`; returns what was written to calibration.json."""
     started = time.monotonic()
