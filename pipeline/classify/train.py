@@ -2,7 +2,7 @@
 
 spaCy textcat, exclusive classes, bag of word stems weighted by TF-IDF
 (architecture.py): it trains in seconds on two cores, classifies in a
-few milliseconds, and a hashed table of 2^16 rows keeps the shipped model to
+few milliseconds, and a hashed table of 2^15 rows keeps the shipped model to
 a few megabytes.
 Early stopping and calibration use the validation split only.
 """
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[2]
 CORPUS_DIR = REPO / "samples" / "corpus"
 SPLITS = ("train", "validation", "test")
-HASH_ROWS = 2 ** 16
+HASH_ROWS = 2 ** 15  # unigram stems of a few thousand letters: 2^16 rows scored the same on validation, at twice the size
 NGRAMS = 1  # word bigrams learned the training phrasings: validation accuracy 0.906 with them, 0.931 without
 LEARN_RATE = 0.01
 L2 = 0.0
