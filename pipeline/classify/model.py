@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from spacy.lang.fr.stop_words import STOP_WORDS as FRENCH_STOP_WORDS
 
 from . import architecture  # noqa: F401  (registers the textcat architecture before spacy.load)
 from .calibrate import Calibration
-from .extract import find_caf_numbers, find_cerfas, find_marches, find_sirets
+from .extract import find_caf_numbers, find_cerfas, find_marches, find_sirets, fold
 
 MAX_CHARS = 8000  # a letter's first pages say what it is about; bounds the time per document
 RULES = ("cerfa", "caf", "siret", "marche")
@@ -36,11 +35,7 @@ CERFA_CATEGORY = {
 SIRET_CATEGORIES = ("factures", "marches-publics", "subventions-associations")
 
 
-def _fold(word: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
-
-
-STOP_WORDS = frozenset(_fold(w) for w in FRENCH_STOP_WORDS)
+STOP_WORDS = frozenset(fold(w) for w in FRENCH_STOP_WORDS)
 STEM = 6  # French inflection lives in word endings: "handicapé", "handicapés", "handicap" become one feature
 
 
@@ -51,8 +46,7 @@ def normalize(text: str) -> str:
     no topic and let a small corpus overfit its own phrasings; identifiers
     are random, only their shape matters.
     """
-    text = _fold(text[:MAX_CHARS]).lower()
-    words = re.findall(r"[a-z0-9]+", re.sub(r"\d", "0", text))
+    words = re.findall(r"[a-z0-9]+", re.sub(r"\d", "0", fold(text[:MAX_CHARS])))
     return " ".join(w[:STEM] for w in words if len(w) > 1 and w not in STOP_WORDS)
 
 
