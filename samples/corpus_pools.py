@@ -694,7 +694,6 @@ TRAIN_ONLY_SITUATIONS: dict[str, list[str]] = {
         "cit|Je vous écris pour avoir des informations sur les horaires des bus régionaux et sur le prix de l'abonnement mensuel pour aller travailler à {ville}.",
         "cit|Chère cousine, je t'envoie les photos de la réunion de famille. Tout le monde a demandé de tes nouvelles. Appelle-moi quand tu pourras.",
         "cit|Je souhaite signaler un problème de réception de la télévision et d'internet dans mon village. Les opérateurs ne font rien. À qui faut-il s'adresser ?",
-        "asso|Le club photo de {ville} organise une exposition sur les paysages du littoral et invite le public au vernissage. Entrée libre.",
         "cit|Je voudrais porter réclamation contre la banque qui a prélevé des frais injustifiés sur mon compte. Pouvez-vous m'aider ?",
         "admin|L'Institut national de la statistique vous informe du lancement de l'enquête annuelle de recensement et vous remercie de relayer l'information.",
         "cit|J'ai trouvé des objets anciens en bêchant mon jardin, peut-être archéologiques. Qui dois-je prévenir ?",
@@ -794,12 +793,18 @@ MORE_TRAIN_ONLY: dict[str, list[str]] = {
         "ent|Nous vous informons de la fermeture définitive de notre agence bancaire de {ville} à compter du {date_future}. Vos comptes seront transférés automatiquement.",
         "cit|Je souhaite acheter un bien immobilier et je voudrais connaître les risques d'inondation de la parcelle. Quel service peut me renseigner ?",
         "cit|Mon voisin a installé des éoliennes qui font du bruit. Je voudrais savoir qui a délivré l'autorisation.",
-        "asso|La chorale de {ville} vous invite à son concert de Noël à l'église. Les bénéfices seront reversés à une association caritative.",
         "cit|Je voudrais me plaindre de la qualité de l'eau du robinet qui a un goût de chlore. À qui faut-il écrire ?",
     ],
 }
 for _category, _extra in MORE_TRAIN_ONLY.items():
     TRAIN_ONLY_SITUATIONS[_category].extend(_extra)
+
+# Invitations go to the Cabinet (the issue lists them there), even from a choir or a club.
+TRAIN_ONLY_SITUATIONS["cabinet"].extend([
+    "asso|La chorale de {ville} a l'honneur d'inviter Monsieur le Président du Conseil départemental à son concert de Noël à l'église. Les bénéfices seront reversés à une association caritative.",
+    "asso|Le club photo de {ville} organise une exposition sur les paysages du littoral et serait honoré de la présence de Madame la Présidente au vernissage.",
+    "asso|Le club des aînés de {ville} invite le conseiller départemental du canton et le Président à son repas annuel le {date_future} à la salle des fêtes.",
+])
 
 # "autre" is everything the other services are not: it needs the widest range of stories.
 TRAIN_ONLY_SITUATIONS["autre"].extend([
@@ -813,7 +818,6 @@ TRAIN_ONLY_SITUATIONS["autre"].extend([
     "cit|Je souhaite obtenir une copie de mon diplôme du baccalauréat obtenu en 1985, que j'ai perdu.",
     "admin|La caisse primaire d'assurance maladie vous informe des nouvelles modalités de remboursement des transports sanitaires, pour information.",
     "cit|Je voudrais savoir comment inscrire mon enfant à la crèche municipale et connaître les tarifs.",
-    "asso|Le club des aînés de {ville} vous invite à son loto annuel le {date_future} à la salle des fêtes. Nombreux lots à gagner.",
     "cit|Cher ami, merci pour ta lettre et les nouvelles de la famille. Nous viendrons vous voir cet été si tout va bien.",
     "ent|Notre cabinet d'expertise comptable propose aux collectivités un audit gratuit de leurs contrats d'assurance. Prenez rendez-vous.",
     "cit|Mon chat a disparu depuis une semaine dans le quartier. Je distribue cette affiche, merci de la mettre à l'accueil.",
