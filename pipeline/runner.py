@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from .config import Config
+from .files import sha256_file
 from .ingest import BadInput, Source, open_source
 from .publish import PublishError, make_publisher
 from .quarantine import quarantine_input
@@ -267,7 +268,7 @@ class Pipeline:
             if Path(page.pdf) != Path(doc.pdf):
                 Path(page.pdf).unlink(missing_ok=True)
         doc.state = OCR_DONE
-        self.store.save_document(doc, "ocr-done", pdf=doc.pdf, pdf_sha256=_sha256(Path(doc.pdf)),
+        self.store.save_document(doc, "ocr-done", pdf=doc.pdf, pdf_sha256=sha256_file(Path(doc.pdf)),
                                  ocr_confidence=doc.ocr_confidence, pages=doc.pages)
         self._advance_safely(doc)
 
@@ -320,7 +321,7 @@ class Pipeline:
         doc.retry_after = None
         doc.state, doc.reason, doc.destination = PUBLISHED, None, result.destination
         self.store.save_document(doc, "published", actor, destination=result.destination,
-                                 already_there=result.already_there, pdf_sha256=_sha256(Path(doc.pdf)))
+                                 already_there=result.already_there, pdf_sha256=sha256_file(Path(doc.pdf)))
         log.info("%s (%s, %d p.) published: %s", doc.id, doc.source, doc.pages, result.destination)
         self._finish_input_if_done(doc.input_id)
         return doc
@@ -410,11 +411,6 @@ class Pipeline:
         self.store.save_document(doc, "rejected", actor, reason=reason, copy=str(target))
         self._finish_input_if_done(doc.input_id)
         return doc
-
-
-def _sha256(path: Path) -> str:
-    from .publish.local import sha256_of
-    return sha256_of(path)
 
 
 # Module-level helpers for the review app: one call per decision, with its own short-lived pipeline.

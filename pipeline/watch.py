@@ -8,7 +8,6 @@ goes to quarantine with a reason: nothing sits in an inbox unexplained.
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import json
 import logging
 import os
@@ -25,6 +24,7 @@ from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
 from .config import Config, InboxConfig
+from .files import sha256_file, write_atomically
 from .ingest import BadInput, open_source
 from .store import InputRow, Store
 
@@ -36,14 +36,6 @@ INCOMING = "incoming"  # spool/incoming: files moved in, not yet recorded
 
 def is_junk(path: Path) -> bool:
     return any(fnmatch.fnmatch(path.name, pattern) for pattern in JUNK_PATTERNS)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _local_iso(timestamp: float) -> str:
@@ -75,7 +67,7 @@ def claim(config: Config, store: Store, path: Path, inbox: Path | None, move: bo
     staged = incoming / f"{uuid.uuid4().hex}.data"
     meta = {"name": os.fsencode(path.name).hex(), "received_at": _local_iso(stat.st_mtime),
             "inbox": str(inbox or "")}
-    _write_durably(staged.with_suffix(".meta"), json.dumps(meta).encode())
+    write_atomically(staged.with_suffix(".meta"), json.dumps(meta).encode())
     if move:
         try:
             os.rename(path, staged)  # atomic on one file system
@@ -85,13 +77,6 @@ def claim(config: Config, store: Store, path: Path, inbox: Path | None, move: bo
     else:
         _copy_durably(path, staged)
     return _record(config, store, staged)
-
-
-def _write_durably(target: Path, data: bytes) -> None:
-    with open(target, "wb") as writer:
-        writer.write(data)
-        writer.flush()
-        os.fsync(writer.fileno())
 
 
 def _copy_durably(source: Path, target: Path) -> None:

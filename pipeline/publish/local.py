@@ -8,40 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from ..config import Category, Config
 from ..records import Document, PublishResult
+from ..files import sha256_file, write_atomically
 from . import PublishError, document_title, folder_for, safe_name
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def write_atomically(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".partial-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    directory = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 def metadata_columns(doc: Document, category: Category) -> dict:
@@ -84,7 +56,7 @@ class LocalPublisher:
                 continue
             if meta.get("document_id") == doc.id:
                 pdf = sidecar.with_name(sidecar.name[:-5])
-                if pdf.is_file() and sha256_of(pdf) == meta.get("pdf_sha256"):
+                if pdf.is_file() and sha256_file(pdf) == meta.get("pdf_sha256"):
                     return pdf
         return None
 

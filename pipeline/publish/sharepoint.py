@@ -39,7 +39,8 @@ from urllib.parse import quote, urlsplit
 from ..config import Category, Config
 from ..records import Document, PublishResult
 from . import PublishError, document_title, folder_for
-from .local import metadata_columns, write_atomically
+from ..files import write_atomically
+from .local import metadata_columns
 from .sharepoint_client import ConnectionDropped, SharePointConnection, SharePointFailure
 from .sharepoint_names import base_name, candidate, folder_segments, in_family
 from .sharepoint_schema import (TITLE_FIELD, Library, Regional, check_choices, form_values,
