@@ -3,11 +3,11 @@
 spaCy's TextCatBOW feeds raw n-gram counts to a sparse linear layer. On a
 corpus of a few hundred letters that learns the boilerplate by heart: every
 letter says "madame", "monsieur", "veuillez agréer", and long letters get
-large scores whatever they say. Sublinear TF × IDF with a per-document L2 norm
-(the classic text-classification weighting) raised validation accuracy from
-about 0.90 to 0.92 on the same corpus and features. The IDF table is a model parameter, so it is saved and
-loaded with the pipeline; it is not trained by gradient, ``set_idf`` fills it
-from the training documents.
+large scores whatever they say. Sublinear TF × IDF with a per-document L2
+norm (the classic text-classification weighting) raised validation accuracy
+from about 0.90 to 0.92 on the same corpus and features. The IDF table is a
+model parameter, so it is saved and loaded with the pipeline; it is not
+trained by gradient, ``set_idf`` fills it from the training documents.
 
 Importing this module registers ``mailroom.TextCatTfidfBOW.v1``; spacy.load
 of a saved model needs that import first (pipeline.classify.model does it).
