@@ -824,3 +824,29 @@ TRAIN_ONLY_SITUATIONS["autre"].extend([
     "cit|Je souhaite connaître la date de la prochaine collecte des encombrants dans ma rue.",
     "admin|Météo-France vous adresse le bilan climatique de l'hiver et les prévisions saisonnières pour information.",
 ])
+
+# Where validation showed the model hesitating: college finance, thanks and
+# condolences to the Président, transport companies writing about pupils.
+TRAIN_ONLY_SITUATIONS["colleges"].extend([
+    "pro|L'agent comptable du collège vous transmet le compte financier de l'exercice écoulé, adopté par le conseil d'administration, avec l'état des reliquats et le fonds de roulement.",
+    "pro|Le collège sollicite une aide du fonds social collégien départemental pour plusieurs familles qui ne peuvent pas payer la demi-pension et les sorties scolaires.",
+    "pro|Veuillez trouver ci-joint la décision budgétaire modificative du collège et l'acte du conseil d'administration relatif aux tarifs de restauration pour l'année scolaire.",
+    "cit|Mon fils a été exclu de la cantine du collège pour impayés. Je conteste cette décision et demande un échéancier à l'intendance du collège.",
+    "pro|Le gestionnaire de l'EPLE signale la panne de la chambre froide de la cuisine du collège et demande le remplacement en urgence par le service de maintenance des collèges.",
+])
+TRAIN_ONLY_SITUATIONS["cabinet"].extend([
+    "cit|Monsieur le Président, toute notre famille vous remercie pour votre message de sympathie lors des obsèques de notre père, qui fut conseiller général pendant vingt ans.",
+    "cit|Madame la Présidente, je voulais vous dire merci pour votre visite à notre fête de village et pour vos mots chaleureux envers les bénévoles.",
+    "asso|Monsieur le Président, l'association vous adresse ses vœux les plus chaleureux pour la nouvelle année et vous remercie de votre fidèle soutien.",
+    "elu|Monsieur le Président, je vous remercie de m'avoir associé à la cérémonie et vous félicite pour la qualité de l'organisation.",
+    "cit|Monsieur le Président, à l'occasion de mes cent ans, j'ai été très touchée par la lettre et le bouquet envoyés par le Département. Je vous en remercie.",
+])
+TRAIN_ONLY_SITUATIONS["autonomie-handicap"].extend([
+    "ent|Transporteur chargé du circuit des élèves handicapés, nous vous signalons qu'un élève en fauteuil ne peut plus être pris en charge dans notre véhicule actuel ; un véhicule adapté avec rampe est nécessaire.",
+    "ent|La société de transport adapté vous informe du changement de chauffeur sur le circuit desservant l'IME et demande la mise à jour de la liste des élèves en situation de handicap transportés.",
+    "cit|Notre fille sourde est scolarisée dans un institut spécialisé loin de chez nous. Nous demandons la prise en charge de son transport par le Département, comme le prévoit la décision de la CDAPH.",
+])
+TRAIN_ONLY_SITUATIONS["subventions-associations"].extend([
+    "asso|Nous sollicitons une subvention de fonctionnement pour l'année {annee} ; notre association d'entraide compte 120 adhérents et 30 bénévoles. Le budget prévisionnel et le compte de résultat sont joints.",
+    "asso|Le club de tennis de table souhaite obtenir l'aide du Département pour la rénovation de sa salle. Le montant des travaux est de 18 000 € ; la commune participe déjà.",
+])
