@@ -391,7 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+    quiet = args.command == "process"  # its progress line and summary say it all; -v shows each step
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.ERROR if quiet else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     try:
         config = load_config(Path(args.home), args.config)

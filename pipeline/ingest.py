@@ -186,6 +186,7 @@ def open_source(path: Path, config: IngestConfig) -> Source:
                        "numériser à nouveau")
     kind = sniff(path)
     if kind is None:
-        raise BadInput(f"le contenu n'est ni un PDF ni une image (TIFF, JPEG, PNG), malgré son nom « {path.name} » : "
+        named = f", malgré l'extension « {path.suffix} »" if path.suffix else ""
+        raise BadInput(f"le contenu n'est ni un PDF ni une image (TIFF, JPEG, PNG){named} : "
                        "déposer le fichier d'origine du scanner")
     return _open_pdf(path, config) if kind == PDF else _open_image(path, config)
