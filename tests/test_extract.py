@@ -155,3 +155,8 @@ def test_body_text_is_never_a_letterhead():
     text = "Madame, Monsieur,\n\nProfesseure dans un lycée de Rouen, je souhaiterais emmener\ndeux classes.\n\nCordialement,\nHélène Ravenel"
     assert sender(text) == "Hélène Ravenel"
     assert sender("Madame Amandine LECOMTE'\n3 rue Pasteur\n76000 Rouen") == "Madame Amandine LECOMTE"
+
+
+def test_amount_ttc_read_through_ocr_confusions():
+    assert amount_ttc("FACTURE N° 44\nTOTAL TIC À PAYER : 5 260,27 €") == 5260.27
+    assert amount_ttc("Facture 12\nMontant T.T.C. : 79 937,54 €") == 79937.54

@@ -203,10 +203,11 @@ def letter_date(text: str) -> str | None:
 # ---- amounts, contacts -------------------------------------------------------------------
 
 AMOUNT = r"(\d{1,3}(?:[ .\u202f\u00a0]\d{3})+(?:,\d{2})?|\d+(?:[,.]\d{2})?)\s*(?:€|eur(?:os?)?\b)?"
-TTC_LABELLED = re.compile(r"(net\s+a\s+payer|total\s+t\.?t\.?c\.?|montant\s+(?:total\s+)?t\.?t\.?c\.?|t\.?t\.?c\.?\s+a\s+payer|"
-                          r"montant\s+ttc\s+de\s+l'avoir|total\s+ttc\s+a\s+payer)[^\d\n]{0,15}" + AMOUNT, re.I)
-TTC_AFTER = re.compile(AMOUNT + r"\s*(?:€|euros?)?\s*t\.?t\.?c", re.I)
-INVOICE_WORDS = re.compile(r"\b(factur|avoir|relance|note d'honoraires|net a payer|ttc)", re.I)
+TTC = r"t\.?\s?[til1]\.?\s?c\b\.?"  # OCR reads TTC as TIC, T1C, TLC
+TTC_LABELLED = re.compile(r"(net\s+a\s+payer|total\s+" + TTC + r"|montant\s+(?:total\s+)?" + TTC + r"|" + TTC + r"\s+a\s+payer)"
+                          r"(?:\s+de\s+l'avoir|\s+a\s+payer)?[^\d\n]{0,15}" + AMOUNT, re.I)
+TTC_AFTER = re.compile(AMOUNT + r"\s*(?:€|euros?)?\s*" + TTC, re.I)
+INVOICE_WORDS = re.compile(r"\b(factur|avoir|relance|note d'honoraires|net a payer|" + TTC + ")", re.I)
 
 
 def parse_amount(raw: str) -> float | None:
