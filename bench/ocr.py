@@ -14,6 +14,7 @@ for each tool: pages per minute on ``--jobs`` cores and peak RSS (whole process 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import shutil
@@ -46,7 +47,7 @@ OUT = REPO / "bench" / "out"
 # ---- measuring ---------------------------------------------------------------------------------
 
 class TreeRss:
-    """Peak resident memory of this process and all its descendants, sampled from /proc."""
+    """Peak resident memory of this process's descendants (the tool under test), sampled from /proc."""
 
     def __init__(self, interval: float = 0.1):
         self.interval, self.peak, self._stop = interval, 0, threading.Event()
@@ -67,7 +68,7 @@ class TreeRss:
                 continue
             children.setdefault(ppid, []).append(pid)
             rss[pid] = pages * os.sysconf("SC_PAGE_SIZE")
-        total, stack = 0, [root]
+        total, stack = 0, list(children.get(root, []))
         while stack:
             pid = stack.pop()
             total += rss.get(pid, 0)
@@ -97,10 +98,21 @@ def pdftotext_pages(path: Path, count: int) -> list[str]:
     return texts
 
 
-def page_rotations(path: Path) -> list[int]:
-    """/Rotate of each page (OCRmyPDF turns pages this way)."""
-    with pikepdf.open(path) as pdf:
-        return [int(page.obj.get("/Rotate", 0)) % 360 for page in pdf.pages]
+def displayed_upright(path: Path, count: int) -> list[bool]:
+    """Whether each page, as a viewer shows it (/Rotate applied), has level text right way up.
+
+    Judged on the rendered page, whatever the tool did (turned the pixels or set /Rotate)."""
+    from PIL import Image
+    from pipeline.ocr import clean, geometry
+    upright = []
+    for page in range(1, count + 1):
+        png = subprocess.run(["pdftoppm", "-f", str(page), "-l", str(page), "-r", "100", "-gray", str(path)],
+                             capture_output=True, timeout=120).stdout
+        gray = clean.to_gray(Image.open(io.BytesIO(png)))
+        quarter, _, _ = geometry.line_axis_and_skew(gray, 100)
+        cleaned, dpi = clean.for_recognition(gray, 100, binary=False)
+        upright.append(quarter == 0 and geometry.upright_score(cleaned, dpi) > 0)
+    return upright
 
 
 def error_rates(truth: str, text: str) -> tuple[float, float]:
@@ -152,7 +164,7 @@ def prepare_inputs(folder: Path, damaged: int, clean: int, real: bool) -> list[I
 @dataclass
 class ToolRun:
     texts: dict[str, list[str]] = field(default_factory=dict)
-    rotations: dict[str, list[int]] = field(default_factory=dict)
+    rotations: dict[str, list[bool]] = field(default_factory=dict)  # page shown upright
     seconds: dict[str, list[float]] = field(default_factory=dict)
     bytes: dict[str, int] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
@@ -168,33 +180,49 @@ def _mailroom_page(args):
     return ocr_page(source, page, config, Path(workdir))
 
 
-def run_mailroom(inputs: list[Input], jobs: int, work: Path) -> ToolRun:
-    """One input after the other, its pages spread over a pool of ``jobs`` workers (as the runner does)."""
+def _mailroom_child(spec_path: Path, result_path: Path) -> None:
+    """The mailroom side, in its own process: a fresh pool, as the service runs it."""
     from pipeline.ocr import assemble
+    spec = json.loads(spec_path.read_text())
+    work, jobs = Path(spec["work"]), spec["jobs"]
     home = work / "home"
     config = load_config(home)
-    run = ToolRun()
-    with TreeRss() as rss, ProcessPoolExecutor(jobs) as pool:
+    out: dict = {"bytes": {}, "seconds": {}, "failures": {}}
+    with ProcessPoolExecutor(jobs) as pool:
         list(pool.map(abs, range(jobs)))  # a long-running service starts its pool once
         started = time.monotonic()
-        for item in inputs:
-            tasks = [(str(item.path), page, str(home), str(work / "pages" / item.name))
-                     for page in range(1, item.pages + 1)]
-            pages = list(pool.map(_mailroom_page, tasks))
-            doc = Document(id=item.name, input_id=item.name, source=item.path.name, source_sha256="",
-                           source_pages=list(range(1, item.pages + 1)), received_at="2026-03-06T09:00:00+01:00")
-            output = work / "out" / f"{item.name}.pdf"
-            assemble(doc, pages, config, output)
-            run.bytes[item.name] = output.stat().st_size
-            run.seconds[item.name] = [p.seconds for p in pages]
-            run.rotations[item.name] = [p.result.rotation for p in pages]
-            errors = [p.error for p in pages if p.error]
+        for item in spec["inputs"]:
+            name, path, pages = item["name"], item["path"], item["pages"]
+            tasks = [(path, page, str(home), str(work / "pages" / name)) for page in range(1, pages + 1)]
+            results = list(pool.map(_mailroom_page, tasks))
+            doc = Document(id=name, input_id=name, source=Path(path).name, source_sha256="",
+                           source_pages=list(range(1, pages + 1)), received_at="2026-03-06T09:00:00+01:00")
+            output = work / "out" / f"{name}.pdf"
+            assemble(doc, results, config, output)
+            out["bytes"][name] = output.stat().st_size
+            out["seconds"][name] = [r.seconds for r in results]
+            errors = [r.error for r in results if r.error]
             if errors:
-                run.failures[item.name] = errors[0]
-        run.wall = time.monotonic() - started
-    run.peak_rss = rss.peak
+                out["failures"][name] = errors[0]
+        out["wall"] = time.monotonic() - started
+    result_path.write_text(json.dumps(out))
+
+
+def run_mailroom(inputs: list[Input], jobs: int, work: Path) -> ToolRun:
+    """One input after the other, its pages spread over a pool of ``jobs`` workers (as the runner does)."""
+    work.mkdir(parents=True, exist_ok=True)
+    spec = work / "spec.json"
+    spec.write_text(json.dumps({"work": str(work), "jobs": jobs, "inputs": [
+        {"name": i.name, "path": str(i.path), "pages": i.pages} for i in inputs]}))
+    with TreeRss() as rss:
+        subprocess.run([sys.executable, __file__, "--child", str(spec), str(work / "result.json")], check=True)
+    data = json.loads((work / "result.json").read_text())
+    run = ToolRun(seconds=data["seconds"], bytes=data["bytes"], failures=data["failures"], wall=data["wall"],
+                  peak_rss=rss.peak)
     for item in inputs:  # text read back from the PDF, as for OCRmyPDF
-        run.texts[item.name] = pdftotext_pages(work / "out" / f"{item.name}.pdf", item.pages)
+        output = work / "out" / f"{item.name}.pdf"
+        run.texts[item.name] = pdftotext_pages(output, item.pages)
+        run.rotations[item.name] = displayed_upright(output, item.pages)
     return run
 
 
@@ -218,11 +246,11 @@ def run_ocrmypdf(inputs: list[Input], jobs: int, work: Path, extra: list[str]) -
                 last = result.stderr.decode("utf-8", "replace").strip().splitlines()
                 run.failures[item.name] = (last[-1] if last else f"exit {result.returncode}")[:120]
                 run.texts[item.name] = [""] * item.pages
-                run.rotations[item.name] = [0] * item.pages
+                run.rotations[item.name] = [False] * item.pages
                 run.bytes[item.name] = 0
                 continue
             run.bytes[item.name] = output.stat().st_size
-            run.rotations[item.name] = page_rotations(output)
+            run.rotations[item.name] = displayed_upright(output, item.pages)
             run.texts[item.name] = pdftotext_pages(output, item.pages)
     run.wall = time.monotonic() - started
     run.peak_rss = rss.peak
@@ -245,8 +273,8 @@ def report(inputs: list[Input], ours: ToolRun, theirs: ToolRun, jobs: int) -> di
             cer_m, wer_m = error_rates(truth, ours.texts[item.name][index])
             cer_o, wer_o = error_rates(truth, theirs.texts[item.name][index])
             want = item.rotations[index]
-            rot_m = None if want is None else ours.rotations[item.name][index] == want
-            rot_o = None if want is None else theirs.rotations[item.name][index] == want
+            rot_m = None if want is None else ours.rotations[item.name][index]
+            rot_o = None if want is None else theirs.rotations[item.name][index]
             row = dict(input=item.name, page=index + 1, set=item.set, cer_mailroom=cer_m, cer_ocrmypdf=cer_o,
                        wer_mailroom=wer_m, wer_ocrmypdf=wer_o, rotated=bool(want), orientation_mailroom=rot_m,
                        orientation_ocrmypdf=rot_o, seconds_mailroom=ours.seconds[item.name][index],
@@ -257,8 +285,9 @@ def report(inputs: list[Input], ours: ToolRun, theirs: ToolRun, jobs: int) -> di
             print(f"{label:34} {cer_m * 100:6.2f}% {cer_o * 100:6.2f}% {wer_m * 100:6.2f}% {wer_o * 100:6.2f}%"
                   f" {flag(rot_m):>6} {flag(rot_o):>6} {row['seconds_mailroom']:5.1f} {row['seconds_ocrmypdf']:5.1f}")
     summary = {}
-    print(f"\n{'set':10} {'pages':>5} {'CER mailroom':>13} {'CER OCRmyPDF':>13} {'ratio':>6} {'WER mr':>7}"
-          f" {'WER om':>7} {'orient. mr':>10} {'orient. om':>10}")
+    print("\norientation: rotated pages shown upright (all pages shown upright)")
+    print(f"{'set':10} {'pages':>5} {'CER mailroom':>13} {'CER OCRmyPDF':>13} {'ratio':>6} {'WER mr':>7}"
+          f" {'WER om':>7} {'orient. mr':>12} {'orient. om':>12}")
     for set_name in ("damaged", "clean", "real"):
         group = [r for r in rows if r["set"] == set_name]
         if not group:
@@ -268,12 +297,15 @@ def report(inputs: list[Input], ours: ToolRun, theirs: ToolRun, jobs: int) -> di
         wer_m = statistics.mean(r["wer_mailroom"] for r in group)
         wer_o = statistics.mean(r["wer_ocrmypdf"] for r in group)
         rotated = [r for r in group if r["rotated"]]
-        orient_m = f"{sum(r['orientation_mailroom'] for r in rotated)}/{len(rotated)}" if rotated else "-"
-        orient_o = f"{sum(r['orientation_ocrmypdf'] for r in rotated)}/{len(rotated)}" if rotated else "-"
+        known = [r for r in group if r["orientation_mailroom"] is not None]
+        orient_m = (f"{sum(r['orientation_mailroom'] for r in rotated)}/{len(rotated)}"
+                    f" ({sum(r['orientation_mailroom'] for r in known)}/{len(known)})") if known else "-"
+        orient_o = (f"{sum(r['orientation_ocrmypdf'] for r in rotated)}/{len(rotated)}"
+                    f" ({sum(r['orientation_ocrmypdf'] for r in known)}/{len(known)})") if known else "-"
         summary[set_name] = dict(pages=len(group), cer_mailroom=cer_m, cer_ocrmypdf=cer_o, wer_mailroom=wer_m,
                                  wer_ocrmypdf=wer_o, orientation_mailroom=orient_m, orientation_ocrmypdf=orient_o)
         print(f"{set_name:10} {len(group):5} {cer_m * 100:12.2f}% {cer_o * 100:12.2f}% {ratio(cer_m, cer_o):>6}"
-              f" {wer_m * 100:6.2f}% {wer_o * 100:6.2f}% {orient_m:>10} {orient_o:>10}")
+              f" {wer_m * 100:6.2f}% {wer_o * 100:6.2f}% {orient_m:>12} {orient_o:>12}")
     pages = sum(i.pages for i in inputs)
     both = [i for i in inputs if theirs.bytes.get(i.name)]
     bytes_m = sum(ours.bytes[i.name] for i in both) / max(1, sum(i.pages for i in both))
@@ -296,6 +328,10 @@ def report(inputs: list[Input], ours: ToolRun, theirs: ToolRun, jobs: int) -> di
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--child"]:
+        _mailroom_child(Path(argv[1]), Path(argv[2]))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--damaged", type=int, default=24, help="damaged synthetic pages")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -73,6 +74,8 @@ def write_metadata(pdf: pikepdf.Pdf, doc: Document, config: Config, pdfa: bool) 
     pdf.docinfo[pikepdf.Name.Producer] = PRODUCER
     pdf.docinfo[pikepdf.Name.Creator] = PRODUCER
     stamp = encode_pdf_date(_date(doc.received_at))
+    if re.search(r"[+-]\d\d'\d\d$", stamp):
+        stamp += "'"  # PDF 1.7 §7.9.4: +HH'mm' (strict PDF/A validators want the closing quote)
     pdf.docinfo[pikepdf.Name.CreationDate] = stamp
     pdf.docinfo[pikepdf.Name.ModDate] = stamp
 

@@ -19,6 +19,7 @@ import pikepdf
 GLYPHLESS_TTF = Path("/usr/share/tesseract-ocr/5/tessdata/pdf.ttf")
 FONT_KEY = pikepdf.Name("/FGlyphless")
 GLYPH_WIDTH = 0.5  # em: the font's single glyph is 500 units wide
+JUNK_CONFIDENCE = 60  # below this, a "word" without a letter or digit is dropped
 ASCENT = 0.8       # em: where the selection box of a word stops above the baseline
 
 
@@ -78,10 +79,10 @@ def parse_hocr(hocr: str) -> list[Line]:
             text = "".join(span.itertext()).strip()
             word_box = TITLE_BOX.search(span.get("title", ""))
             confidence = TITLE_CONF.search(span.get("title", ""))
-            if not text or not word_box:
-                continue
-            line.words.append(Word(text, float(confidence.group(1)) if confidence else 0.0,
-                                   tuple(int(v) for v in word_box.groups())))
+            score = float(confidence.group(1)) if confidence else 0.0
+            if not text or not word_box or (score < JUNK_CONFIDENCE and not any(ch.isalnum() for ch in text)):
+                continue  # a doubtful lone '|' or '.' is a speck of dust, not a word
+            line.words.append(Word(text, score, tuple(int(v) for v in word_box.groups())))
         if line.words:
             lines.append(line)
     return lines
