@@ -118,6 +118,14 @@ def test_eval_on_clean_text_prints_both_models(small_model, config, capsys):
     assert "baseline: word 1-2-gram counts + MLP" in out and "ms/document" in out
 
 
+def test_eval_of_a_folder_with_test_letters_only(small_model, config, tmp_path, capsys):
+    from pipeline.classify.evaluate import run
+    corpus, model_dir, _ = small_model
+    (tmp_path / "test.jsonl").write_text((corpus / "test.jsonl").read_text(encoding="utf-8"), encoding="utf-8")
+    assert run(with_model(config, model_dir), corpus_dir=tmp_path, model_dir=model_dir, clean=True) == 0
+    assert "baseline" in capsys.readouterr().out
+
+
 # ---- the shipped model ------------------------------------------------------------------------
 
 def test_shipped_model_loads_and_classifies_offline(config, monkeypatch):
