@@ -23,7 +23,7 @@ import numpy as np
 from ..config import Config
 from . import calibrate
 from .model import Classifier, evidence
-from .train import CORPUS_DIR, Example, load_corpus
+from .train import CORPUS_DIR, load_corpus
 
 RENDER_VERSION = "r1"  # change when rendering changes, to invalidate the OCR cache
 DPI = 300
