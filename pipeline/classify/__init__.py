@@ -9,8 +9,6 @@ import re
 
 from ..config import Config
 from ..records import ROUTE_COVER_SHEET, ROUTE_MODEL, ROUTE_SUPERVISOR, Candidate, Document
-from .extract import extract_fields
-from .model import get_classifier
 
 FALLBACK = "autre"
 MIN_WORDS = 3  # under this, there is nothing to classify (blank or unreadable scan)
@@ -22,6 +20,9 @@ def classify_document(doc: Document, config: Config) -> Document:
     A category forced by a routing cover sheet (or already decided by a supervisor)
     is kept; candidates and fields are still filled so that the report is complete.
     """
+    from .extract import extract_fields  # late: spaCy costs seconds to import, and most commands never classify
+    from .model import get_classifier
+
     text = doc.text or ""
     forced = doc.route_source in (ROUTE_COVER_SHEET, ROUTE_SUPERVISOR) and doc.category
     if len(re.findall(r"[^\W\d_]{2,}", text)) < MIN_WORDS:
@@ -59,4 +60,4 @@ def needs_review(doc: Document, config: Config) -> list[str]:
     return reasons
 
 
-__all__ = ["classify_document", "needs_review", "extract_fields"]
+__all__ = ["classify_document", "needs_review"]

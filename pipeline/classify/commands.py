@@ -7,7 +7,8 @@ from pathlib import Path
 
 from ..config import Config
 from ..store import Store
-from .train import CORPUS_DIR
+
+CORPUS_DIR = Path(__file__).resolve().parents[2] / "samples" / "corpus"  # train.py's default, without importing spaCy
 
 
 def register(subparsers) -> None:
