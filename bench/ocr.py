@@ -335,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--damaged", type=int, default=24, help="damaged synthetic pages")
-    parser.add_argument("--clean", type=int, default=6, help="clean synthetic pages")
+    parser.add_argument("--clean", type=int, default=12, help="clean synthetic pages")
     parser.add_argument("--no-real", action="store_true", help="leave out the corpus scans")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--ocrmypdf-args", default="--rotate-pages --deskew",

@@ -143,7 +143,8 @@ def _ocr_page(source: Source, page: int, config: Config, scratch: Path, output: 
             return PageOcr(page, output, text, result, None, time.monotonic() - started)
 
     scan = source_image.load(source, page, config.ingest.raster_dpi)
-    image, dpi = scan.image, scan.dpi
+    image, dpi, scanned_mode = scan.image, scan.dpi, scan.image.mode
+    scan.image = None  # one copy of the page in memory at a time
     quarter, skew, strength = geometry.line_axis_and_skew(clean.to_gray(image), dpi)
     applied_skew = round(skew, 2) if abs(skew) >= geometry.MIN_DESKEW else 0.0
     image = geometry.deskew(image, applied_skew)
@@ -166,7 +167,7 @@ def _ocr_page(source: Source, page: int, config: Config, scratch: Path, output: 
     untouched = rotation == 0 and applied_skew == 0.0
     if config.ocr.output == "bw":
         image = _bw(image, dpi)
-        untouched = untouched and scan.image.mode == "1"
+        untouched = untouched and scanned_mode == "1"
     quality = min(config.ocr.jpeg_quality, scan.jpeg_quality or 100)
     original = (source.path, page) if (untouched and scan.reusable and source.kind == PDF) else None
     original_jpeg = source.path.read_bytes() if (untouched and scan.reusable and source.kind != PDF) else None
