@@ -17,7 +17,7 @@ from PIL import Image
 
 from pipeline.config import load_config
 from pipeline.ingest import open_source
-from pipeline.ocr import PageOcr, assemble, has_real_text, ocr_page
+from pipeline.ocr import PageOcr, assemble, has_real_text, ocr_page, refresh_metadata
 from pipeline.ocr import clean, geometry, source_image, textlayer
 from pipeline.ocr.pdfa import check_pdfa
 from pipeline.records import Document, PageResult
@@ -319,6 +319,19 @@ def test_assemble_merges_in_order_with_metadata(tmp_path, config):
         assert meta["pdf:Producer"] == "mailroom"
         assert meta["xmp:CreateDate"].startswith("2026-03-06T09:15:00")
         assert "Routes départementales" in meta["dc:description"]
+
+
+def test_metadata_follows_the_classification(tmp_path, config):
+    doc = assemble(document([1]), [fake_page(tmp_path, 1, 90.0, 20, "Facture")], config, tmp_path / "f.pdf")
+    with pikepdf.open(doc.pdf) as pdf:
+        assert "/Subject" not in pdf.docinfo
+    doc.category, doc.fields = "factures", {"sender": "Transports Normands", "references": "F2026-0219"}
+    refresh_metadata(doc, config)
+    with pikepdf.open(doc.pdf) as pdf:
+        assert str(pdf.docinfo.Subject) == "Factures"
+        assert str(pdf.docinfo.Title) == "Courrier de Transports Normands reçu le 06/03/2026"
+        assert pdf.open_metadata()["pdf:Keywords"] == "Factures, Lot i1, F2026-0219, Transports Normands"
+        assert len(pdf.pages) == 1
 
 
 def test_low_confidence_sends_to_review(tmp_path, config):

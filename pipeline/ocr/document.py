@@ -103,6 +103,15 @@ def save(pdf: pikepdf.Pdf, output: Path, pdfa: bool) -> None:
     temporary.replace(output)
 
 
+def refresh_metadata(doc: Document, config: Config) -> None:
+    """Rewrite the title, subject and keywords of ``doc.pdf`` once the category and fields are known
+    (classification runs after OCR). Pages and text layer are left as they are."""
+    path = Path(doc.pdf)
+    with pikepdf.open(path, allow_overwriting_input=True) as pdf:
+        write_metadata(pdf, doc, config, config.ocr.pdfa)
+        save(pdf, path, config.ocr.pdfa)
+
+
 def _reasons(doc: Document, pages: list[PageOcr], floor: float) -> list[str]:
     reasons = [f"OCR en échec page {position} : {page.error}"
                for position, page in enumerate(pages, start=1) if page.error]
