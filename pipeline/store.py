@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -127,11 +128,23 @@ class Store:
         if db is None:
             db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
             db.execute("PRAGMA busy_timeout=30000")
+            self._use_wal(db)
+            db.execute("PRAGMA synchronous=FULL")
             self._local.db = db
         return db
+
+    @staticmethod
+    def _use_wal(db: sqlite3.Connection) -> None:
+        """WAL is a property of the file, set once; switching needs a moment alone with it."""
+        deadline = time.monotonic() + 30
+        while db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.OperationalError:  # another process has it open right now
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
