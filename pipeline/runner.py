@@ -287,8 +287,10 @@ class Pipeline:
             return
         if doc.state == OCR_DONE:
             from .classify import classify_document
+            from .ocr import refresh_metadata
 
             doc = classify_document(doc, self.config)
+            refresh_metadata(doc, self.config)  # the PDF's subject and keywords say the category now
             doc.state = CLASSIFIED
             self.store.save_document(doc, "classified", category=doc.category, confidence=doc.confidence,
                                      candidates=[c.__dict__ for c in doc.candidates], route_source=doc.route_source)
@@ -389,6 +391,8 @@ class Pipeline:
         doc.state, doc.library = ROUTED, category_config.library
         from .publish import folder_for
         doc.folder = folder_for(doc, category_config)
+        from .ocr import refresh_metadata
+        refresh_metadata(doc, self.config)
         self.store.save_document(doc, "reviewed", actor, before=before,
                                  after={"category": category, "fields": doc.fields})
         self.store.add_example(category, doc.text, "supervisor", doc.id, actor)

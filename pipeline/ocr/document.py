@@ -29,8 +29,10 @@ def _field_text(value) -> list[str]:
     if value is None or value == "":
         return []
     if isinstance(value, (list, tuple, set)):
-        return [str(v) for v in value if str(v).strip()]
-    return [str(value)]
+        return [text for v in value for text in _field_text(v)]
+    if isinstance(value, dict):  # a reference from the extractor: {"kind": "siret", "value": "…"}
+        return [" ".join(str(value[key]) for key in ("kind", "value") if value.get(key))]
+    return [str(value)] if str(value).strip() else []
 
 
 def metadata(doc: Document, config: Config) -> dict[str, str | list[str]]:
