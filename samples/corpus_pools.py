@@ -850,3 +850,171 @@ TRAIN_ONLY_SITUATIONS["subventions-associations"].extend([
     "asso|Nous sollicitons une subvention de fonctionnement pour l'année {annee} ; notre association d'entraide compte 120 adhérents et 30 bénévoles. Le budget prévisionnel et le compte de résultat sont joints.",
     "asso|Le club de tennis de table souhaite obtenir l'aide du Département pour la rénovation de sa salle. Le montant des travaux est de 18 000 € ; la commune participe déjà.",
 ])
+
+# Wider "autre" and "cabinet" material, training only (validation and test keep their held-out quarter).
+# Cabinet: mail addressed personally to the Président, by an élu or a citizen asking for his personal
+# intervention (even when the file itself is an RSA, PCH or ASE one: the Cabinet answers the élu),
+# invitations, patronage, thanks, motions. A citizen's own request or appeal to a service, even
+# headed "Monsieur le Président", stays with that service.
+TRAIN_ONLY_SITUATIONS["cabinet"].extend([
+    "maire|Monsieur le Président, je me permets d'appeler votre bienveillante attention sur la situation de {civ} {nom}, administré de ma commune, dont le dossier est en souffrance dans vos services depuis plusieurs mois. Je vous remercie de me tenir informé des suites.",
+    "elu|Cher Président, une famille de mon canton m'a fait part de ses difficultés avec la prise en charge de leur enfant. Je vous remercie de bien vouloir demander à vos services de me faire un point sur ce dossier.",
+    "asso|Nous souhaiterions placer notre manifestation sous le haut patronage du Président du Conseil départemental et vous solliciter pour le mot d'accueil de la plaquette.",
+    "pro|La principale du {college} et toute la communauté éducative ont le plaisir de vous inviter à la cérémonie de remise des diplômes du brevet le {date_future} à {heure}.",
+    "admin|Le colonel commandant le groupement de gendarmerie a l'honneur de vous convier à la prise de commandement qui se déroulera le {date_future} à {heure} dans la cour de la caserne.",
+    "admin|Le chef de centre des sapeurs-pompiers vous invite à la cérémonie de la Sainte-Barbe, à la remise des galons et au vin d'honneur qui suivra.",
+    "ent|Le directeur général de l'entreprise a le plaisir de vous convier à la pose de la première pierre de notre nouvelle usine à {ville}, en présence des élus et des partenaires.",
+    "cit|Monsieur le Président, je lis dans la presse votre projet de fermeture d'un site départemental et je tiens à vous dire personnellement mon désaccord. Je souhaite être reçu pour en parler.",
+    "elu|Président du groupe d'opposition, je vous demande l'inscription d'une question orale à l'ordre du jour de la prochaine séance plénière de l'assemblée départementale.",
+    "cit|Monsieur le Président, vous m'aviez dit lors de votre visite de vous écrire directement. Je vous demande d'intervenir personnellement car vos services ne me répondent plus.",
+    "asso|Le comité de jumelage a le plaisir d'inviter Madame la Présidente à la réception officielle de nos amis allemands à l'hôtel de ville le {date_future}.",
+    "maire|Monsieur le Président, à l'occasion de la cérémonie des vœux à la population le {date_future} à {heure}, le maire et le conseil municipal seraient heureux de vous accueillir.",
+    "cit|Monsieur le Président, je vous remercie pour la médaille remise à ma mère au nom du Département pour ses quarante ans de bénévolat. Elle en a été très émue.",
+])
+TRAIN_ONLY_SITUATIONS["autre"].extend([
+    "cit|Pour une succession, le notaire me demande l'acte de naissance de mon arrière-grand-mère née vers 1900. La mairie m'a dit que les registres anciens ont été versés aux archives départementales.",
+    "cit|Randonneur, je vous signale un éboulement sur le sentier du littoral : aucun panneau ni déviation. Je ne sais pas qui entretient ce chemin.",
+    "admin|Avis de situation déclarative à l'impôt sur le revenu : revenu fiscal de référence, nombre de parts. Ce document ne constitue pas un avis d'impôt.",
+    "ent|Votre banque vous informe du rejet d'un prélèvement faute de provision suffisante. Des frais ont été appliqués, nous vous invitons à régulariser votre situation.",
+    "asso|Lettre d'information du réseau : au sommaire ce mois-ci, retour sur nos rencontres, portrait d'un adhérent et agenda des ateliers. Pour vous désabonner, répondez STOP.",
+    "cit|Agriculteur, je subis des dégâts de sangliers dans mes parcelles de maïs. La fédération des chasseurs n'indemnise qu'une partie. Pouvez-vous transmettre à qui de droit ?",
+    "asso|Notre club de natation n'a plus de bassin depuis la fermeture de la piscine municipale. Qui faut-il contacter à la communauté de communes pour des créneaux ?",
+    "ent|Mobilier urbain, bancs, abris vélos : découvrez notre catalogue. Remise exceptionnelle pour les collectivités, nos commerciaux se déplacent gratuitement.",
+    "pro|L'office de tourisme vous demande de lui faire parvenir des exemplaires de la carte touristique et du guide des véloroutes, ses stocks étant épuisés.",
+    "cit|J'ai trouvé un sac avec des papiers au nom d'une personne de {ville2}. Je l'ai déposé à la gendarmerie, je vous préviens aussi.",
+    "cit|Monsieur le Président, je voudrais savoir combien d'éoliennes en mer sont prévues au large de la côte et si les habitants paieront moins cher l'électricité.",
+    "admin|La direction départementale des territoires vous transmet l'arrêté préfectoral de restriction des usages de l'eau en période de sécheresse, pour information.",
+    "ent|Votre contrat d'assurance habitation arrive à échéance. Vous trouverez ci-joint votre avis d'échéance et votre attestation pour l'année à venir.",
+    "cit|Je souhaite obtenir un certificat de nationalité pour mon dossier de mariage. La mairie me renvoie vers vous, est-ce le bon service ?",
+    "asso|Le club de pétanque vous adresse les résultats de la saison et le calendrier des rencontres, pour publication dans votre magazine.",
+    "cit|Je voudrais savoir si le Département loue des salles pour un anniversaire ou une fête de famille, et à quel prix.",
+    "admin|La mutualité sociale agricole vous adresse son rapport annuel et la synthèse des actions de prévention en milieu rural, pour information.",
+])
+TRAIN_ONLY_SITUATIONS["colleges"].extend([
+    "pro|Le conseiller principal d'éducation signale que le foyer des élèves n'a plus de local depuis les travaux du bâtiment. Quand les travaux du collège seront-ils terminés ?",
+    "cit|Parents d'élèves élus, nous alertons sur l'état des sanitaires du collège : portes cassées, pas de savon. Nous demandons une rénovation rapide.",
+    "cit|Nous venons d'emménager et notre fille doit aller dans un collège plus éloigné. Qui décide de la sectorisation des collèges ? Nous demandons une dérogation.",
+])
+
+# Short notes and subjects, training only, for the categories whose notes were thin.
+TRAIN_ONLY_NOTES: dict[str, list[str]] = {
+    "cabinet": ["Invitation : vœux du maire le {date_future} à {heure}.", "Carton : remise des médailles, présence du Président souhaitée.",
+                "Pour M. le Président, personnel.", "Intervention du député en faveur de {civ} {nom}.", "Courrier du sénateur pour le Président."],
+    "autre": ["Catalogue et tarifs 2026.", "Lettre d'information n° 12.", "Reçu par erreur, merci de transmettre.", "Demande de documentation touristique.",
+              "Recherche aux archives : acte de naissance de 1898.", "Pour affichage à l'accueil."],
+    "colleges": ["Panne de chauffage au {college}, urgent.",
+                 "Liste des travaux demandés par le collège."],
+}
+TRAIN_ONLY_SUBJECTS: dict[str, list[str]] = {
+    "cabinet": ["Invitation – vœux à la population", "Haut patronage", "Intervention en faveur d'un administré", "Motion du conseil municipal",
+                "Courrier personnel au Président", "Remerciements"],
+    "autre": ["Recherche généalogique – état civil", "Catalogue", "Newsletter", "Sentier de randonnée", "Visite du musée", "Avis d'échéance"],
+    "colleges": ["Sectorisation", "Travaux au collège", "Demi-pension"],
+}
+
+# More stories for every service, training only: new situations (none retells a held-out one),
+# so that each category is learned from what it is about rather than from a few stock phrasings.
+for _category, _extra in {
+    "rsa-insertion": [
+        "cit|Bénéficiaire du RSA, j'ai trouvé une formation d'aide-soignante mais elle dure dix mois. Est-ce que je garde mon allocation pendant la formation ? Mon référent est en congé.",
+        "asso|L'épicerie solidaire accueille de nombreux allocataires du RSA orientés par les travailleurs sociaux. Nous proposons d'animer des ateliers budget dans le cadre du programme départemental d'insertion.",
+        "cit|On me demande de rembourser un trop-perçu de RSA alors que j'avais déclaré mes heures de ménage. Je demande un échéancier, je ne peux pas payer d'un coup.",
+        "pro|Référente de parcours, je sollicite l'examen en équipe pluridisciplinaire de la situation de {civ} {nom}, qui ne se présente plus aux rendez-vous depuis trois mois.",
+        "cit|Je suis auto-entrepreneur depuis peu et je ne sais pas comment remplir la déclaration de ressources du RSA avec mon chiffre d'affaires. Qui peut m'aider ?",
+    ],
+    "autonomie-personnes-agees": [
+        "cit|Ma grand-mère de 88 ans reçoit l'APA à domicile mais l'aide à domicile ne vient plus le week-end. Peut-on augmenter le nombre d'heures du plan d'aide ?",
+        "pro|Le service d'aide et d'accompagnement à domicile vous transmet l'état des heures réalisées auprès des bénéficiaires de l'APA pour le mois écoulé.",
+        "cit|Mon père entre en maison de retraite le mois prochain et sa pension ne suffira pas. Comment demander l'aide sociale à l'hébergement ?",
+        "cit|Je conteste la participation financière calculée sur mon APA : on a pris en compte les revenus de mon épouse qui est elle-même en établissement.",
+        "pro|Le directeur de la résidence {ehpad} sollicite la révision du tarif hébergement habilité à l'aide sociale et joint le budget prévisionnel de l'établissement.",
+    ],
+    "autonomie-handicap": [
+        "cit|Je suis sourd depuis l'enfance et je voudrais savoir si la PCH peut financer des heures d'interprète en langue des signes pour mes rendez-vous.",
+        "cit|Ma carte mobilité inclusion mention stationnement arrive à expiration. J'ai renvoyé le formulaire à la MDPH il y a trois mois sans réponse.",
+        "pro|Assistante sociale de l'hôpital, je vous adresse le dossier MDPH de {civ} {nom}, victime d'un accident vasculaire cérébral, pour une demande de PCH en urgence.",
+        "cit|Mon fils de 20 ans sort de l'IME et nous cherchons une place en foyer d'accueil médicalisé. La CDAPH doit-elle rendre une nouvelle orientation ?",
+        "cit|Nous contestons le refus de l'allocation d'éducation de l'enfant handicapé pour notre fille dyspraxique et demandons un recours auprès de la MDPH.",
+    ],
+    "enfance-famille": [
+        "cit|Assistante maternelle agréée pour trois enfants, je déménage dans une autre commune du département. Dois-je refaire une demande d'agrément ?",
+        "pro|La directrice de l'école maternelle signale un enfant qui arrive souvent avec des bleus et qui dit avoir peur de rentrer chez lui.",
+        "cit|Famille d'accueil depuis dix ans, je souhaite prendre ma retraite d'assistante familiale et connaître la procédure pour le départ des enfants confiés.",
+        "cit|Je suis enceinte de cinq mois et seule. La sage-femme m'a parlé des consultations de la PMI. Comment prendre rendez-vous près de chez moi ?",
+        "admin|Le juge des enfants vous notifie l'ordonnance de placement provisoire du mineur {enfant} {nom} et sa confiance au service de l'aide sociale à l'enfance.",
+    ],
+    "routes": [
+        "maire|La commune de {ville} souhaite l'installation d'un radar pédagogique et d'un plateau ralentisseur sur la traversée d'agglomération de la {rd}.",
+        "cit|Les accotements de la {rd} sont creusés par les camions et ma voiture a été endommagée en croisant un tracteur. Je demande la prise en charge des réparations.",
+        "ent|Nous sollicitons une permission de voirie pour le raccordement au réseau électrique d'une habitation nécessitant la traversée de la {rd}.",
+        "cit|Le fauchage des bas-côtés de la route départementale n'a pas été fait et la visibilité au carrefour est nulle. Un accident a failli arriver.",
+        "asso|Le comité des fêtes demande la fermeture de la {rd} le dimanche {date_future} pour le passage d'une course cycliste et la mise en place d'une déviation.",
+    ],
+    "colleges": [
+        "pro|Le principal du {college} signale des infiltrations d'eau dans le gymnase après chaque orage et demande une intervention sur la toiture.",
+        "cit|Les élèves du {college} mangent en vingt minutes car la cantine est trop petite. Nous demandons l'agrandissement du réfectoire.",
+        "pro|Le collège demande la dotation d'ordinateurs portables et de tablettes pour la classe ULIS, conformément au plan numérique éducatif du Département.",
+        "agent|Agent d'entretien au {college}, je signale que l'autolaveuse est hors service depuis un mois et que nous nettoyons les couloirs à la main.",
+    ],
+    "factures": [
+        "ent|Veuillez trouver notre facture relative à l'entretien des espaces verts des centres médico-sociaux pour le trimestre, déposée également sur Chorus Pro.",
+        "ent|Votre service nous a signalé une erreur de quantité sur la facture {facture}. Vous trouverez ci-joint l'avoir correspondant et la facture rectifiée.",
+        "ent|Troisième relance : notre facture de maintenance des photocopieurs reste impayée malgré nos précédents courriers. Des intérêts moratoires seront appliqués.",
+        "ent|Merci de nous communiquer le numéro d'engagement juridique et le code service à faire figurer sur nos factures, Chorus Pro rejetant nos dépôts.",
+    ],
+    "marches-publics": [
+        "ent|Nous souhaitons retirer le dossier de consultation des entreprises pour l'accord-cadre de travaux de signalisation horizontale. Le lien du profil acheteur ne fonctionne pas.",
+        "ent|Titulaire du lot {lot}, nous vous adressons notre projet de décompte final et un mémoire en réclamation pour les travaux supplémentaires ordonnés en cours de chantier.",
+        "ent|Nous sollicitons la communication des motifs détaillés du rejet de notre offre et le montant de l'offre retenue, conformément au code de la commande publique.",
+        "ent|Nous vous transmettons la demande d'acceptation d'un sous-traitant pour les travaux d'électricité du marché {marche}, avec ses attestations d'assurance.",
+    ],
+    "ressources-humaines": [
+        "agent|Agent technique des routes, je sollicite un temps partiel à 80 % à compter du {date_future} pour raisons familiales.",
+        "agent|Je vous informe de mon départ à la retraite et je demande le calcul de mes droits ainsi que la liquidation de mon compte épargne-temps.",
+        "cit|Étudiant en master de droit public, je sollicite un stage de deux mois au sein de vos services administratifs. Vous trouverez mon CV et ma lettre de motivation.",
+        "agent|Je conteste mon entretien professionnel annuel et je demande la révision du compte rendu auprès de la commission administrative paritaire.",
+        "admin|Le centre de gestion vous transmet l'avis du conseil médical concernant l'agent {nom}, placé en congé de longue maladie.",
+    ],
+    "juridique": [
+        "avocat|Je vous notifie, pour le compte de mon client, un recours contre le permis de construire délivré sur une parcelle appartenant au Département.",
+        "admin|Le greffe vous informe que l'affaire enregistrée sous le n° {requete} est inscrite au rôle de l'audience du {date_future} ; vous êtes invités à produire vos dernières écritures.",
+        "avocat|Je vous mets en demeure de restituer le dépôt de garantie de mon client, ancien locataire d'un logement de fonction appartenant au Département.",
+        "cit|Ma voiture a été endommagée par la chute d'un panneau de signalisation. Votre assureur refuse l'indemnisation. Je vous informe que je vais saisir le tribunal.",
+    ],
+    "subventions-associations": [
+        "asso|Le club de rugby sollicite une aide du Département pour l'achat de tenues et de ballons pour l'école de rugby, qui accueille désormais 80 enfants.",
+        "asso|Notre association de prévention routière intervient dans les collèges. Nous sollicitons le renouvellement de la convention pluriannuelle d'objectifs et de son financement.",
+        "asso|Nous vous adressons le rapport d'activité et les comptes certifiés par le commissaire aux comptes, pièces demandées pour le versement de la subvention de l'année.",
+        "asso|L'association des commerçants de {ville} souhaite savoir si le Département peut cofinancer les illuminations de Noël et la fête du marché.",
+    ],
+}.items():
+    TRAIN_ONLY_SITUATIONS[_category].extend(_extra)
+
+# Associations write to every service, not only about subsidies; and much mail that is not for the
+# Cabinet is headed "Monsieur le Président". Training-only stories that say so.
+for _category, _extra in {
+    "autonomie-handicap": [
+        "asso|L'association tutélaire, mandataire judiciaire de {civ} {nom}, sollicite le renouvellement de la prestation de compensation du handicap de son majeur protégé et joint le certificat médical.",
+        "asso|Notre association de parents d'enfants autistes constate que les dossiers MDPH de plusieurs familles adhérentes attendent une décision de la CDAPH depuis plus de six mois. Nous demandons un point sur les délais.",
+        "asso|La délégation locale de notre association accompagne {civ} {nom} dans sa demande de carte mobilité inclusion et de prestation de compensation pour l'aménagement de son véhicule.",
+    ],
+    "autonomie-personnes-agees": [
+        "asso|L'association d'aide à domicile vous signale que plusieurs bénéficiaires de l'APA en GIR 2 n'ont plus assez d'heures prévues à leur plan d'aide depuis la révision de leur dossier.",
+        "asso|Le club des retraités relaie la demande de plusieurs adhérents qui ne savent pas comment remplir le dossier d'allocation personnalisée d'autonomie. Pouvez-vous organiser une permanence ?",
+    ],
+    "enfance-famille": [
+        "asso|Le lieu de vie et d'accueil géré par notre association vous transmet le rapport d'évolution des deux mineurs confiés par l'aide sociale à l'enfance et demande la prolongation de leur accueil.",
+        "asso|L'association de médiation familiale signale une situation inquiétante : un enfant de six ans exposé aux violences conjugales. Nous vous adressons une information préoccupante.",
+    ],
+    "rsa-insertion": [
+        "asso|Notre association d'accompagnement des allocataires signale que plusieurs bénéficiaires du RSA ont vu leur allocation suspendue sans avoir reçu de convocation de leur référent.",
+    ],
+    "autre": [
+        "cit|Monsieur le Président, je me permets de vous écrire pour savoir si le Département peut m'aider à retrouver la tombe de mon grand-oncle, soldat mort en 1916, dont le nom figure sur le monument de {ville}.",
+        "cit|Monsieur le Président, mon opérateur de téléphone me facture des frais de résiliation injustifiés. Pouvez-vous intervenir auprès de lui ou me dire vers qui me tourner ?",
+        "ent|Monsieur le Président, notre société de nettoyage de façades vous propose ses services pour la rénovation des bâtiments de votre commune. Intervention sous 48 heures.",
+        "cit|Madame la Présidente, je vous adresse ce poème que j'ai écrit sur les falaises de la côte d'Albâtre, en espérant qu'il vous plaise. Je n'attends rien en retour.",
+        "admin|Monsieur le Président, l'agence de l'eau vous adresse pour information son programme d'intervention et le calendrier des redevances pour l'année à venir.",
+    ],
+}.items():
+    TRAIN_ONLY_SITUATIONS[_category].extend(_extra)
