@@ -363,3 +363,13 @@ def test_pdfa_option(tmp_path, config):
     plain = assemble(document([1]), [result], dataclasses.replace(
         config, ocr=dataclasses.replace(config.ocr, pdfa=False)), tmp_path / "b.pdf")
     assert "identification PDF/A-2b absente des métadonnées XMP" in check_pdfa(Path(plain.pdf))
+
+
+def test_french_accents_are_repaired_only_into_french_words():
+    from pipeline.ocr.lexicon import repair
+    assert repair("éléves") == "élèves"
+    assert repair("métres,") == "mètres,"
+    assert repair("d'interieure") == "d'intérieure"
+    assert repair("maconnerie") == "maçonnerie"
+    for unchanged in ("Benoit", "Lemaitre", "a", "the", "départementale", "2026", "RSA"):
+        assert repair(unchanged) == unchanged

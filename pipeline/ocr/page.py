@@ -14,7 +14,7 @@ from PIL import Image
 from ..config import Config
 from ..ingest import PDF, Source
 from ..records import PageResult
-from . import clean, geometry, pdf, source_image, tesseract
+from . import clean, geometry, lexicon, pdf, source_image, tesseract
 
 OSD_TRUSTED = 2.0   # OSD confidence above which its 0/180 (or 90/270) verdict is taken as is
 AXIS_SURE = 1.08    # profile strength above which the text-line axis is certain (OSD may overrule below)
@@ -163,6 +163,10 @@ def _ocr_page(source: Source, page: int, config: Config, scratch: Path, output: 
                                           config.ocr.timeout_seconds, config.ocr.retries)
     except tesseract.TesseractFailed as failed:
         error = failed.reason
+    if recognition is not None and "fra" in config.ocr.languages.split("+"):
+        for line in recognition.lines:  # the text layer and the document text get the repaired words
+            for word in line.words:
+                word.text = lexicon.repair(word.text)
 
     untouched = rotation == 0 and applied_skew == 0.0
     if config.ocr.output == "bw":
