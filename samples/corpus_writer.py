@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from pipeline.classify.extract import luhn_valid  # noqa: E402  (the rule the extractor applies)
 from corpus_pools import (NOTES, REQUESTS, SERVICES, SITUATIONS, SUBJECTS, TRAIN_ONLY_NOTES,  # noqa: E402
                           TRAIN_ONLY_SITUATIONS, TRAIN_ONLY_SUBJECTS)
 
@@ -78,20 +80,10 @@ PROS = ["Docteur {prenom} {nom}, médecin généraliste", "{civ} {nom}, principa
         "Cabinet d'infirmiers {nom}", "{civ} {nom}, éducatrice spécialisée", "Laboratoire d'analyses {nom2}"]
 
 
-def luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
 def siret(rng: random.Random, valid: bool = True) -> str:
     body = "".join(str(rng.randint(0, 9)) for _ in range(13))
     for last in "0123456789":
-        if luhn_ok(body + last) == valid:
+        if luhn_valid(body + last) == valid:
             number = body + last
             break
     return rng.choice([number, f"{number[:3]} {number[3:6]} {number[6:9]} {number[9:]}", f"{number[:9]} {number[9:]}"])
