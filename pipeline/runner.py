@@ -142,10 +142,10 @@ class Pipeline:
         if not futures:
             return
         done, _ = wait(futures, timeout=timeout, return_when=FIRST_COMPLETED)
-        for future in done:
+        for future in done:  # a broken pool may have dropped the others meanwhile
             if future in self._splits:
                 self._split_done(future, self._splits.pop(future))
-            else:
+            elif future in self._page_futures:
                 self._page_done(future, self._page_futures.pop(future))
 
     def run_until_idle(self, progress: Progress | None = None) -> None:
@@ -258,19 +258,26 @@ class Pipeline:
         if job.pending:
             return
         del self._ocr_jobs[doc_id]
+        try:
+            doc = self._assemble(job)
+        except Exception as error:  # never let one document stop the watcher
+            self._failed_attempt(self.store.get_input(job.doc.input_id), error)
+            return
+        self._advance_safely(doc)
+
+    def _assemble(self, job: _OcrJob) -> Document:
         from .ocr import assemble
 
         doc = job.doc
-        workdir = self.config.work_dir / doc.id
         pages = [job.results[p] for p in doc.source_pages]
-        doc = assemble(doc, pages, self.config, workdir / f"{doc.id}.pdf")
+        doc = assemble(doc, pages, self.config, self.config.work_dir / doc.id / f"{doc.id}.pdf")
         for page in pages:  # the merged PDF holds them now
             if Path(page.pdf) != Path(doc.pdf):
                 Path(page.pdf).unlink(missing_ok=True)
         doc.state = OCR_DONE
         self.store.save_document(doc, "ocr-done", pdf=doc.pdf, pdf_sha256=sha256_file(Path(doc.pdf)),
                                  ocr_confidence=doc.ocr_confidence, pages=doc.pages)
-        self._advance_safely(doc)
+        return doc
 
     def _advance_safely(self, doc: Document) -> None:
         """A failure here must not stop the watcher: the input is retried, then quarantined."""
