@@ -186,6 +186,8 @@ class Watcher:
         self._observers.clear()
 
     def notice(self, path: Path, inbox: InboxConfig) -> None:
+        if not path.is_relative_to(inbox.path):  # e.g. the far end of a move out of the inbox
+            return
         if is_junk(path) or any(part.startswith(".") for part in path.relative_to(inbox.path).parts[:-1]):
             return
         with self._lock:
