@@ -29,6 +29,16 @@ def published_ids(home: Path) -> list[str]:
         store.close()
 
 
+def events_of(home: Path, kind: str) -> int:
+    if not (home / "mailroom.sqlite3").exists():
+        return 0
+    store = Store(home / "mailroom.sqlite3")
+    try:
+        return len(store.events(kind=kind))
+    finally:
+        store.close()
+
+
 def inputs_taken(home: Path) -> int:
     if not (home / "mailroom.sqlite3").exists():
         return 0
@@ -83,8 +93,8 @@ def test_kill_9_in_the_middle_of_a_batch_then_restart(home, tmp_path):
     for letter in letters:
         drop(letter, home / "inbox")
     # Kill once the batch is under way: some files taken, not everything published.
-    wait_for(lambda: inputs_taken(home) == 5 and 1 <= len(published_ids(home)) < 5, 240, interval=0.1,
-             what="the batch to be under way")
+    wait_for(lambda: inputs_taken(home) == 5 and events_of(home, "ocr-done") >= 1 and len(published_ids(home)) < 5,
+             240, interval=0.1, what="the batch to be under way")
     service.kill_hard()
     assert len(published_ids(home)) < 5
     service = Service(home)
