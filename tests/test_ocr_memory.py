@@ -45,7 +45,10 @@ SCRIPT = textwrap.dedent("""
     assemble(doc, results, config, work / "batch-ocr.pdf")
     print(json.dumps({
         "seconds": time.monotonic() - started,
-        "parent_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        # VmHWM, not ru_maxrss: Linux carries the launching process's peak (here pytest's) across exec
+        # into ru_maxrss, which would measure the test runner instead of this batch.
+        "parent_mb": int(next(line.split()[1] for line in open("/proc/self/status")
+                              if line.startswith("VmHWM:"))) / 1024,
         "child_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         "pages": len(doc.page_results),
         "errors": [r.error for r in results if r.error],
