@@ -1,7 +1,7 @@
 """Routing: a classified document either goes to its category's library or to the supervisors."""
 from __future__ import annotations
 
-from .config import Config
+from .config import Category, Config
 from .publish import folder_for
 from .records import REVIEW, ROUTE_COVER_SHEET, ROUTED, Document
 
@@ -30,7 +30,11 @@ def route(doc: Document, config: Config) -> Document:
         doc.state = REVIEW
         doc.library = doc.folder = None
         return doc
-    category = config.categories[doc.category]
+    return send_to(doc, config.categories[doc.category])
+
+
+def send_to(doc: Document, category: Category) -> Document:
+    """The destination of a document whose category is settled (by the model, a cover sheet or a supervisor)."""
     doc.state = ROUTED
     doc.library = category.library
     doc.folder = folder_for(doc, category)

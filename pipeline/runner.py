@@ -26,7 +26,7 @@ from .publish import PublishError, make_publisher
 from .quarantine import quarantine_input
 from .records import (CLASSIFIED, DUPLICATE, FINAL_STATES, OCR_DONE, PUBLISH_FAILED, PUBLISHED, QUARANTINED,
                       REJECTED, REVIEW, ROUTE_SUPERVISOR, ROUTED, SPLIT, Candidate, Document)
-from .route import route
+from .route import route, send_to
 from .store import InputRow, Store, now_iso
 
 log = logging.getLogger("mailroom")
@@ -394,10 +394,7 @@ class Pipeline:
         doc.category, doc.confidence, doc.route_source = category, 1.0, ROUTE_SUPERVISOR
         doc.fields.update(fields)
         doc.review_reasons = []
-        category_config = self.config.categories[category]
-        doc.state, doc.library = ROUTED, category_config.library
-        from .publish import folder_for
-        doc.folder = folder_for(doc, category_config)
+        doc = send_to(doc, self.config.categories[category])
         from .ocr import refresh_metadata
         refresh_metadata(doc, self.config)
         self.store.save_document(doc, "reviewed", actor, before=before,
