@@ -18,35 +18,27 @@ from tests.support.service import (Service, drop, library_pdfs, mailroom, status
 pytestmark = pytest.mark.slow
 
 
-def published_ids(home: Path) -> list[str]:
+def read_state(home: Path, query, empty):
     """Read straight from the state database: quick enough to catch a batch in the middle."""
     if not (home / "mailroom.sqlite3").exists():
-        return []
+        return empty
     store = Store(home / "mailroom.sqlite3")
     try:
-        return [d.id for d in store.documents("published")]
+        return query(store)
     finally:
         store.close()
+
+
+def published_ids(home: Path) -> list[str]:
+    return read_state(home, lambda store: [d.id for d in store.documents("published")], [])
 
 
 def events_of(home: Path, kind: str) -> int:
-    if not (home / "mailroom.sqlite3").exists():
-        return 0
-    store = Store(home / "mailroom.sqlite3")
-    try:
-        return len(store.events(kind=kind))
-    finally:
-        store.close()
+    return read_state(home, lambda store: len(store.events(kind=kind)), 0)
 
 
 def inputs_taken(home: Path) -> int:
-    if not (home / "mailroom.sqlite3").exists():
-        return 0
-    store = Store(home / "mailroom.sqlite3")
-    try:
-        return len(store.inputs())
-    finally:
-        store.close()
+    return read_state(home, lambda store: len(store.inputs()), 0)
 
 
 def assert_library_exactly_once(home: Path, expected_documents: int) -> None:
