@@ -31,6 +31,9 @@ OUT = HERE / "corpus"
 HANDWRITTEN = HERE / "corpus_handwritten.txt"
 # Later hand-written letters: training and validation only, so that the test split (and its OCR cache) stays put.
 HANDWRITTEN_MORE = HERE / "corpus_handwritten_more.txt"
+# Letters written independently by other authors, one file per author; the file's prefix (train-, validation-,
+# test-) is its split, so no author has letters on both sides of the train/test line.
+LETTERS = HERE / "letters"
 SEED = 20260303
 PER_CATEGORY = {"train": 200, "validation": 30, "test": 11}  # 200 training letters: validation macro-F1 +0.015 over 120, 300 no better
 
@@ -533,6 +536,15 @@ def build(seed: int = SEED, per_category: dict[str, int] | None = None) -> dict[
         split = ["train", "validation", "train"][(seen[category] - 1) % 3]
         if split in splits:
             splits[split].append({"id": f"hw2-{category}-{index:03d}", "category": category, "kind": "handwritten", "text": text})
+    for path in sorted(LETTERS.glob("*.txt")) if LETTERS.is_dir() else []:
+        split = path.stem.split("-", 1)[0]
+        if split not in splits:
+            continue
+        for index, (category, text) in enumerate(read_handwritten(path)):
+            if category not in SITUATIONS:
+                raise ValueError(f"{path}: letter {index + 1} has unknown category {category!r}")
+            kind = "note" if len(text.split()) < 40 else "letter"
+            splits[split].append({"id": f"{path.stem}-{index:03d}", "category": category, "kind": kind, "text": text})
     for split in splits.values():
         random.Random(seed).shuffle(split)
     return splits
