@@ -513,7 +513,8 @@ def read_handwritten(path: Path = HANDWRITTEN) -> list[tuple[str, str]]:
     return items
 
 
-def build(seed: int = SEED, per_category: dict[str, int] | None = None) -> dict[str, list[dict]]:
+def build(seed: int = SEED, per_category: dict[str, int] | None = None,
+          letters: Path | None = LETTERS) -> dict[str, list[dict]]:
     per_category = per_category or PER_CATEGORY
     splits: dict[str, list[dict]] = {name: [] for name in per_category}
     for category in SITUATIONS:
@@ -522,21 +523,24 @@ def build(seed: int = SEED, per_category: dict[str, int] | None = None) -> dict[
             rng = random.Random(f"{seed}-{split}-{category}")  # a split's letters do not depend on the others' sizes
             for n in range(count):
                 text, kind = document(category, by_split[split], rng)
-                splits[split].append({"id": f"{split[:3]}-{category}-{n:03d}", "category": category, "kind": kind, "text": text})
+                splits[split].append({"id": f"{split[:3]}-{category}-{n:03d}", "category": category, "kind": kind,
+                                      "source": "assembled", "text": text})
     handwritten = read_handwritten() if HANDWRITTEN.exists() else []
     seen: dict[str, int] = {}
     for index, (category, text) in enumerate(handwritten):
         seen[category] = seen.get(category, 0) + 1
         split = ["train", "validation", "test", "train"][(seen[category] - 1) % 4]  # each category's letters in every split
-        splits[split].append({"id": f"hw-{category}-{index:03d}", "category": category, "kind": "handwritten", "text": text})
+        splits[split].append({"id": f"hw-{category}-{index:03d}", "category": category, "kind": "handwritten",
+                              "source": "handwritten", "text": text})
     more = read_handwritten(HANDWRITTEN_MORE) if HANDWRITTEN_MORE.exists() else []
     seen = {}
     for index, (category, text) in enumerate(more):
         seen[category] = seen.get(category, 0) + 1
         split = ["train", "validation", "train"][(seen[category] - 1) % 3]
         if split in splits:
-            splits[split].append({"id": f"hw2-{category}-{index:03d}", "category": category, "kind": "handwritten", "text": text})
-    for path in sorted(LETTERS.glob("*.txt")) if LETTERS.is_dir() else []:
+            splits[split].append({"id": f"hw2-{category}-{index:03d}", "category": category, "kind": "handwritten",
+                                  "source": "handwritten", "text": text})
+    for path in sorted(letters.glob("*.txt")) if letters and letters.is_dir() else []:
         split = path.stem.split("-", 1)[0]
         if split not in splits:
             continue
@@ -544,7 +548,8 @@ def build(seed: int = SEED, per_category: dict[str, int] | None = None) -> dict[
             if category not in SITUATIONS:
                 raise ValueError(f"{path}: letter {index + 1} has unknown category {category!r}")
             kind = "note" if len(text.split()) < 40 else "letter"
-            splits[split].append({"id": f"{path.stem}-{index:03d}", "category": category, "kind": kind, "text": text})
+            splits[split].append({"id": f"{path.stem}-{index:03d}", "category": category, "kind": kind,
+                                  "source": path.stem, "text": text})
     for split in splits.values():
         random.Random(seed).shuffle(split)
     return splits

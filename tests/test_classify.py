@@ -62,7 +62,7 @@ def small_model(tmp_path_factory):
     root = tmp_path_factory.mktemp("small")
     corpus = root / "corpus"
     corpus.mkdir()
-    for split, rows in corpus_writer.build(per_category={"train": 8, "validation": 3, "test": 2}).items():
+    for split, rows in corpus_writer.build(per_category={"train": 8, "validation": 3, "test": 2}, letters=None).items():
         (corpus / f"{split}.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     labels = list(load_config(root).categories)
     model_dir = root / "model"
@@ -116,6 +116,43 @@ def test_eval_on_clean_text_prints_both_models(small_model, config, capsys):
     out = capsys.readouterr().out
     assert "macro-F1" in out and "ECE" in out and "confusion matrix" in out
     assert "baseline: word 1-2-gram counts + MLP" in out and "ms/document" in out
+
+
+def test_eval_gives_figures_by_author_and_at_equal_review_rates(small_model, config, capsys):
+    from pipeline.classify.evaluate import run
+    corpus, model_dir, _ = small_model
+    assert run(with_model(config, model_dir), corpus_dir=corpus, model_dir=model_dir, clean=True) == 0
+    out = capsys.readouterr().out
+    by_author = out[out.index("by author of the test letters"):out.index("same review rate")]
+    assert "assembled" in by_author and "handwritten" in by_author
+    assert "precision, review" in out.split("summary")[-1]
+
+
+def test_precision_at_a_given_review_rate_on_known_scores():
+    from pipeline.classify.evaluate import precision_at_review_rate
+    labels = ["routes", "autre"]
+    # confidence of the top guess: 0.9 right, 0.8 wrong, 0.7 right, 0.6 right; the last one's top guess is autre
+    probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.7, 0.3], [0.6, 0.4], [0.2, 0.8]])
+    gold = ["routes", "autre", "routes", "routes", "autre"]
+    assert precision_at_review_rate(probs, gold, labels, 0.2) == pytest.approx(3 / 4)  # only autre reviewed
+    assert precision_at_review_rate(probs, gold, labels, 0.6) == pytest.approx(1 / 2)  # the two most confident routed
+    assert precision_at_review_rate(probs, gold, labels, 0.8) == 1.0
+    assert precision_at_review_rate(probs, gold, labels, 1.0) == 1.0  # nothing routed, nothing wrong
+
+
+def test_letters_of_independent_authors_go_to_the_split_their_file_names(tmp_path):
+    import corpus_writer
+    (tmp_path / "test-lot-x.txt").write_text("=== routes\nUn trou sur la RD 6015.\n\n=== autre\nBonjour.\n", encoding="utf-8")
+    (tmp_path / "train-auteur-y.txt").write_text("=== colleges\nLe chauffage du collège est en panne.\n", encoding="utf-8")
+    (tmp_path / "brouillon.txt").write_text("=== colleges\nNot a split: ignored.\n", encoding="utf-8")
+    splits = corpus_writer.build(per_category={"train": 0, "validation": 0, "test": 0}, letters=tmp_path)
+    authored = {split: [r for r in rows if r["source"] not in ("assembled", "handwritten")] for split, rows in splits.items()}
+    assert sorted((r["category"], r["source"]) for r in authored["test"]) == [("autre", "test-lot-x"), ("routes", "test-lot-x")]
+    assert [(r["category"], r["text"]) for r in authored["train"]] == [("colleges", "Le chauffage du collège est en panne.")]
+    assert authored["validation"] == []
+    (tmp_path / "test-lot-x.txt").write_text("=== voirie\nUn trou.\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="test-lot-x.txt: letter 1 has unknown category 'voirie'"):
+        corpus_writer.build(per_category={"train": 0, "validation": 0, "test": 0}, letters=tmp_path)
 
 
 def test_eval_of_a_folder_with_test_letters_only(small_model, config, tmp_path, capsys):

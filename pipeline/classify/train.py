@@ -39,6 +39,7 @@ class Example:
     category: str
     id: str = ""
     kind: str = ""
+    source: str = ""  # who wrote it: an author's file of samples/letters, "assembled" or "handwritten"
 
 
 def load_corpus(corpus_dir: Path = CORPUS_DIR) -> dict[str, list[Example]]:
@@ -51,7 +52,8 @@ def load_corpus(corpus_dir: Path = CORPUS_DIR) -> dict[str, list[Example]]:
             for line in path.read_text(encoding="utf-8").splitlines():
                 if line.strip():
                     data = json.loads(line)
-                    rows.append(Example(data["text"], data["category"], data.get("id", ""), data.get("kind", "")))
+                    rows.append(Example(data["text"], data["category"], data.get("id", ""), data.get("kind", ""),
+                                        data.get("source", "")))
         out[split] = rows
     return out
 
