@@ -38,6 +38,14 @@ def test_place_date_wins_over_birth_and_event_dates():
     assert letter_date("Votre courrier du 20 février 2026 nous est bien parvenu.") is None
 
 
+def test_dates_inside_sentences_are_events_not_the_letter_date():
+    hearing = ("Tribunal judiciaire de Rouen\nAssignation en référé\nIl est donné assignation au Département à comparaître "
+               "devant le juge des référés le 5 mars 2026 aux fins de voir ordonner une expertise.")
+    assert letter_date(hearing) is None
+    assert letter_date("Monsieur le Président,\nNotre course cycliste aura lieu le 14 mai 2027 sur les bords de Seine.") is None
+    assert letter_date("HYGIÈNE PRO SERVICES\n12 février 2026\nRelevé de factures") == "2026-02-12"  # a date on its own line
+
+
 # ---- identifiers ----------------------------------------------------------------------------
 
 def test_siret_luhn_key():

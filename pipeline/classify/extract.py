@@ -174,25 +174,28 @@ PLACE_DATE = re.compile(r"(?:^|\n)[^\n]{0,60}?,?\s*le\s*$", re.I)
 
 
 def letter_date(text: str) -> str | None:
-    """The date the letter was written: « Rouen, le 3 mars 2026 » first, then a dated line or field, then the first plausible date."""
+    """The date the letter was written: « Rouen, le 3 mars 2026 » first, then a dated line or field, then a date alone on a short line."""
     dates = parse_dates(text)
     if not dates:
         return None
     scored = []
     for offset, d in dates:
         line_start = text.rfind("\n", 0, offset) + 1
+        line_end = text.find("\n", offset) if "\n" in text[offset:] else len(text)
         before = fold(text[line_start:offset]).strip()
         header_field = before.startswith(("envoye", "date", "sent"))
         if NOT_LETTER_DATE.search(before[-25:]) and not header_field:
             continue
-        if re.search(r"(^|,)\s*(le|fait a [^,]+, le)\s*$", before) or re.search(r"^[a-z' \-]+,?\s*le$", before):
+        if re.search(r"(^|,)\s*(le|fait a [^,]+, le)\s*$", before) or re.search(r"^[a-z'\-]+(?: [a-z'\-]+){0,2},?\s*le$", before):
             score = 0
         elif before in ("", "date :", "date:", "date", "le") or before.startswith("date"):
             score = 1
         elif before.startswith(("envoye", "fait a", "fait le")):
             score = 1
+        elif len(text[line_start:line_end].strip()) <= 40:
+            score = 2  # a date standing on a short line of its own, as in a header
         else:
-            score = 2
+            continue  # a date inside a sentence is that of an event, a deadline or a hearing
         scored.append((score, offset, d))
     if not scored:
         return None
