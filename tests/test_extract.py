@@ -138,6 +138,33 @@ def test_sender_from_signature_not_the_departement():
     assert sender(text) == "Daniel Roussel"
 
 
+def test_signatures_as_people_write_them():
+    body = "Bonjour,\nLe panneau est couché dans le fossé depuis dix jours.\n"
+    assert sender(body + "Merci, Sabrina Letellier\n06 72 18 55 03") == "Sabrina Letellier"
+    assert sender(body + "Bien à vous, Marc") == "Marc"
+    assert sender(body + "Merci,\nKarima Benali, Elbeuf") == "Karima Benali"          # the town is not the sender
+    assert sender(body + "Agnès Mercier, FCPE\nMontivilliers") == "Agnès Mercier"     # "Mercier" is no "merci"
+    assert sender(body + "Cordialement,\nValérie Duchemin (née Lemoine)\nCaen") == "Valérie Duchemin"
+    assert sender(body + "Je vous remercie.\nMourad") == "Mourad"
+    assert sender(body + "Veuillez agréer mes salutations.\nM. Lecerf") == "M. Lecerf"
+    assert sender(body + "Salutations,\nManuel Ferreira da Silva\nDossier n° 76-RSA-558104") == "Manuel Ferreira da Silva"
+
+
+def test_organisations_signing_at_the_foot():
+    body = "Madame, Monsieur,\nNotre facture reste impayée malgré une première relance.\n"
+    assert sender(body + "Service comptabilité – Signalis Normandie") == "Signalis Normandie"
+    assert sender(body + "Cordialement,\nEiffage Route Nord-Ouest – agence de Rouen") == "Eiffage Route Nord-Ouest"
+    assert sender(body + "Normandie Levage – SIRET 789 004 215 00012") == "Normandie Levage"
+
+
+def test_people_named_in_the_body_are_not_the_sender():
+    text = ("Député de la Seine-Maritime\nAssemblée nationale\n\nMonsieur le Président,\n\nJ'ai été saisi par "
+            "Mme Colette Anquetil, domiciliée à Montivilliers, dont la demande reste sans réponse.\n")
+    assert sender(text) == "Député de la Seine-Maritime"
+    assert sender("Madame,\nMa mère travaille au Département et m'a parlé de vos apprentis.\nMerci d'avance,\nNoah Bazin, 18 ans") == "Noah Bazin"
+    assert sender("Bois-Guillaume, le 16 janvier 2026\nMonsieur le Président,\nJe vous écris.\nCordialement,\nFrançois Bréant") == "François Bréant"
+
+
 def test_extract_fields_has_every_key():
     fields = extract_fields("Mairie de Yerville\n\nYerville, le 2 mars 2026\n\nMonsieur le Président,\n\nInvitation.\n\nLe Maire")
     assert set(fields) == {"sender", "letter_date", "references", "amount_ttc", "emails", "phones", "urgent", "urgent_reasons"}

