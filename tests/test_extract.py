@@ -115,10 +115,24 @@ def test_urgent_letters():
     assert "recours" in urgency("RAPO – décision RSA")
 
 
+def test_urgent_letters_that_do_not_use_the_words():
+    neighbour = "Je voudrais signaler quelque chose : au 3e étage les deux petits crient tous les soirs, hier j'ai entendu des coups."
+    assert urgency(neighbour) == ["enfant en danger"]
+    assert urgency("Objet : contestation du classement GIR 5\nJe conteste cette évaluation faite en vingt minutes.") == [
+        "contestation d'une décision"]
+    assert urgency("Vous êtes convoqué à l'audience du 19 janvier 2027 à 9 h 30.") == ["jugement ou audience"]
+    assert "jugement ou audience" in urgency("Le jugement rejette la requête. Vous pouvez faire appel dans un délai de deux mois.")
+    assert urgency("TRIBUNAL ADMINISTRATIF DE ROUEN\nNOTIFICATION D'UNE REQUÊTE\nLa requête enregistrée le 4 novembre") == [
+        "requête au tribunal"]
+    assert urgency("Objet : mémoire en réclamation – décompte général du marché 2023-0288") == ["mémoire en réclamation"]
+
+
 def test_not_urgent_letters():
     assert urgency("Je voudrais changer de référent RSA.") == []
     assert urgency("Je vous écris en dernier recours, personne ne me répond.") == []
     assert urgency("Veuillez trouver ci-joint notre facture.") == []
+    assert urgency("Je vous signale un nid-de-poule sur la RD 6015 près de l'école.") == []
+    assert urgency("Nous contestons depuis longtemps le tracé de cette route, pour le principe.") == []
 
 
 # ---- sender -----------------------------------------------------------------------------------

@@ -273,7 +273,18 @@ URGENT_RULES = [
                            r"contre|a\s+l'encontre|devant|sur\s+l'attribution)|\brapo\b|"
                            r"(?:forme|former|exerce|exercer|introduire|depose|deposer|faire)\s+(?:un\s+)?recours|objet\s*:[^\n]*recours")),
     ("assignation ou signification", re.compile(r"\bassignation\b|\bsignification\b|\bsignifie\b|saisie[- ]attribution")),
-    ("requête au tribunal", re.compile(r"requete\b[^.\n]{0,80}tribunal|tribunal\s+administratif[^.\n]{0,120}(?:requete|memoire en defense)")),
+    ("requête au tribunal", re.compile(r"requete\b[^.\n]{0,80}tribunal|tribunal\s+administratif[^.\n]{0,120}(?:requete|memoire en defense)|"
+                                      r"notification d'une requete|requete enregistree")),
+    # What a reader calls urgent though the letter never says the word:
+    ("enfant en danger", re.compile(r"maltrait|enfants?\s+(?:est\s+|sont\s+)?en\s+danger|mineurs?\s+en\s+danger|"
+                                    r"\bsignal(?:er|e)\b[^.]{0,160}\b(?:enfant|petite?s?|bebe|fillette|garcon)|"
+                                    r"(?:entendu|entends)[^.]{0,80}\bcoups\b|transmission confidentielle")),
+    ("contestation d'une décision", re.compile(r"\bcontest(?:e|ons|ation)\b[^.\n]{0,80}(?:decision|evaluation|classement|reduction|"
+                                               r"suspension|refus|notification|indu|titre de recette|decompte)|"
+                                               r"objet\s*:[^\n]*contestation")),
+    ("jugement ou audience", re.compile(r"audience\s+du|convoque[es]*\s+a\s+l'audience|faire\s+appel|voies\s+de\s+recours|"
+                                        r"(?:jugement|arret|ordonnance)\s+rendue?\s+le")),
+    ("mémoire en réclamation", re.compile(r"memoire\s+en\s+reclamation")),
 ]
 
 
