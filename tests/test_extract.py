@@ -44,6 +44,9 @@ def test_dates_inside_sentences_are_events_not_the_letter_date():
     assert letter_date(hearing) is None
     assert letter_date("Monsieur le Président,\nNotre course cycliste aura lieu le 14 mai 2027 sur les bords de Seine.") is None
     assert letter_date("HYGIÈNE PRO SERVICES\n12 février 2026\nRelevé de factures") == "2026-02-12"  # a date on its own line
+    wrapped_by_ocr = "Ma mère est entrée en établissement\nd'hébergement le 5 janvier 2026 suite à la décision d'orientation."
+    assert letter_date(wrapped_by_ocr) is None
+    assert letter_date("nous a été notifié le 15 janvier 2026, et nous présentons\nle présent mémoire") is None
 
 
 # ---- identifiers ----------------------------------------------------------------------------

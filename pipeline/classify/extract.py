@@ -186,9 +186,13 @@ def letter_date(text: str) -> str | None:
         header_field = before.startswith(("envoye", "date", "sent"))
         if NOT_LETTER_DATE.search(before[-25:]) and not header_field:
             continue
-        if re.search(r"(^|,)\s*(le|fait a [^,]+, le)\s*$", before) or re.search(r"^[a-z'\-]+(?: [a-z'\-]+){0,2},?\s*le$", before):
+        # « Rouen, le 3 mars 2026 » ends its line; a wrapped sentence may also put "… décision le 5 janvier 2026" at a line start
+        ends_line = len(text[offset:line_end].strip()) <= 25
+        place = (re.search(r"(^|,)\s*(le|fait a [^,]+, le)\s*$", before)
+                 or (re.search(r"^[a-z'\-]+(?: [a-z'\-]+){0,2},?\s*le$", before) and text[line_start:offset].strip()[:1].isupper()))
+        if place and ends_line:
             score = 0
-        elif before in ("", "date :", "date:", "date", "le") or before.startswith("date"):
+        elif before.startswith("date") or (before in ("", "le") and ends_line):
             score = 1
         elif before.startswith(("envoye", "fait a", "fait le")):
             score = 1
