@@ -270,6 +270,15 @@ def test_trusted_identifiers_point_at_their_service():
     assert evidence("Marché n° 2025-118 – lot 3", labels)["marche"][3] == 1
 
 
+def test_an_intervention_points_at_the_cabinet():
+    labels = ["rsa-insertion", "cabinet", "autre"]
+    senator = "SÉNAT\n\nMonsieur le Président,\n\nMon attention a été appelée par M. et Mme Lebas, exploitants à Ancourt."
+    assert list(evidence(senator, labels)["intervention"]) == [0, 1, 0]
+    citizen = "Monsieur le Président,\nJ'ai écrit trois fois à la maison de l'autonomie. Personne ne répond."
+    assert "intervention" in evidence(citizen, labels)
+    assert "intervention" not in evidence("Monsieur le Président,\nJe demande le renouvellement de mon RSA.", labels)
+
+
 def test_normalisation_is_robust_to_ocr_accents_and_case():
     assert normalize("HANDICAPÉS") == normalize("handicapes") == normalize("Handicapé")
     assert normalize("Le n° 1234567") == "000000"

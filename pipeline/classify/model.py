@@ -20,7 +20,7 @@ from .calibrate import Calibration
 from .extract import find_caf_numbers, find_cerfas, find_marches, find_sirets, fold
 
 MAX_CHARS = 8000  # a letter's first pages say what it is about; bounds the time per document
-RULES = ("cerfa", "caf", "siret", "marche")
+RULES = ("cerfa", "caf", "siret", "marche", "intervention")
 CERFA_CATEGORY = {
     "16301": "autonomie-personnes-agees",   # demande d'aides à l'autonomie (APA)
     "15692": "autonomie-handicap",          # demande MDPH
@@ -33,6 +33,12 @@ CERFA_CATEGORY = {
     "15481": "rsa-insertion",               # demande de RSA
 }
 SIRET_CATEGORIES = ("factures", "marches-publics", "subventions-associations")
+# An élu's intervention, or a citizen turning to the Président himself after the services: the cabinet's mail,
+# whatever service the story belongs to. Words of the services cannot tell it; these phrasings can.
+INTERVENTION = re.compile(
+    r"(?:mon|notre) attention a ete appelee|j'ai ete saisie? par|appeler votre (?:bienveillante |haute )?attention|"
+    r"votre (?:intervention|arbitrage|soutien) personnel|intervenir personnellement|je me tourne vers vous|"
+    r"(?:personne|aucun service) ne (?:me |nous )?(?:repond|bouge)|(?:ecrit|relance) (?:deux|trois|quatre|plusieurs) fois")
 
 
 STOP_WORDS = frozenset(fold(w) for w in FRENCH_STOP_WORDS)
@@ -67,6 +73,8 @@ def evidence(text: str, labels: list[str]) -> dict[str, np.ndarray]:
         point("siret", SIRET_CATEGORIES)
     if find_marches(text):
         point("marche", ["marches-publics"])
+    if INTERVENTION.search(fold(text[:MAX_CHARS]).lower()):
+        point("intervention", ["cabinet"])
     return out
 
 
