@@ -170,9 +170,6 @@ def parse_dates(text: str) -> list[tuple[int, date]]:
     return sorted(found, key=lambda item: item[0])
 
 
-PLACE_DATE = re.compile(r"(?:^|\n)[^\n]{0,60}?,?\s*le\s*$", re.I)
-
-
 def letter_date(text: str) -> str | None:
     """The date the letter was written: « Rouen, le 3 mars 2026 » first, then a dated line or field, then a date alone on a short line."""
     dates = parse_dates(text)
@@ -316,7 +313,6 @@ PERSON = re.compile(r"^(?:(?:M\.|Mme|Mlle|Melle|Madame|Monsieur|Dr\.?|Docteur|Ma
                     r"[A-ZÉÈÀÂÎÔÇ][a-zéèêëïîôûüçA-ZÉÈÀ'\-]+(?:\s+[A-ZÉÈÀÂÎÔÇ][\w'\-éèêëïîôûüçÉÈ.]*){1,3}$")
 CLOSING = re.compile(r"\b(salutations|cordialement|consid[ée]ration|sentiments|respectueusement|remerci\w*|merci|amiti[ée]s|"
                      r"bien [àa] vous|confraternellement|bisous)\b", re.I)
-ADDRESSISH = re.compile(r"\d|\b(rue|avenue|bd|boulevard|impasse|allée|place|route|chemin|quai|cedex|bp|cs|tél|tel|mail|courriel)\b", re.I)
 
 
 def _clean(line: str) -> str:
@@ -400,10 +396,15 @@ def _first_name(line: str) -> str | None:
     return None
 
 
+def _last_closing(lines: list[str]) -> int | None:
+    """Index of the last line with a closing formula (« Cordialement », « Veuillez agréer… salutations »)."""
+    return max((i for i, x in enumerate(lines) if CLOSING.search(x) and len(x) < 300), default=None)
+
+
 def _from_signature(lines: list[str]) -> str | None:
     """The first name-like line after the last closing formula; without a closing, the last short lines, bottom up."""
     tail = [_clean(x) for x in lines if x.strip()]
-    start = max((i for i, x in enumerate(tail) if CLOSING.search(x) and len(x) < 300), default=None)
+    start = _last_closing(tail)
     if start is not None:
         signed = _clean(CLOSING.split(tail[start])[-1])  # "Merci, Sabrina Letellier"
         if name := (_signature_name(signed) if len(signed.split()) > 1 else _first_name(signed)):
@@ -432,7 +433,8 @@ def _header_and_footer(lines: list[str]) -> list[str]:
     """The lines above the salutation and below the closing: where a letter names its writer, not the people it is about."""
     kept = [x for x in lines if x.strip()]
     opening = next((i for i, x in enumerate(kept[:12]) if SALUTATION.match(_clean(x))), min(3, len(kept)))
-    closing = max((i for i, x in enumerate(kept) if CLOSING.search(x) and len(x) < 300), default=max(len(kept) - 3, opening))
+    closing = _last_closing(kept)
+    closing = max(len(kept) - 3, opening) if closing is None else closing
     return kept[:opening] + kept[closing + 1:]
 
 
