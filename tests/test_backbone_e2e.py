@@ -56,6 +56,16 @@ def assert_library_exactly_once(home: Path, expected_documents: int) -> None:
     assert all(n == 1 for n in published_events.values()), published_events
 
 
+def finish_after_restart(home: Path, documents: int, timeout: float) -> None:
+    """Start the watcher again and wait until every document is in the library, each exactly once."""
+    service = Service(home)
+    try:
+        wait_for(lambda: len(published_ids(home)) == documents, timeout, what="every document after the restart")
+    finally:
+        assert service.terminate() == 0
+    assert_library_exactly_once(home, documents)
+
+
 def test_scans_dropped_in_the_inbox_reach_the_library(home, tmp_path):
     write_test_config(home)
     letters = [write_letter_pdf(tmp_path / f"lettre-{i}.pdf", index=i, seed=i) for i in range(3)]
@@ -89,12 +99,7 @@ def test_kill_9_in_the_middle_of_a_batch_then_restart(home, tmp_path):
              240, interval=0.1, what="the batch to be under way")
     service.kill_hard()
     assert len(published_ids(home)) < 5
-    service = Service(home)
-    try:
-        wait_for(lambda: len(published_ids(home)) == 5, 400, what="every document after the restart")
-    finally:
-        assert service.terminate() == 0
-    assert_library_exactly_once(home, 5)
+    finish_after_restart(home, 5, 400)
 
 
 def test_sigterm_leaves_nothing_half_written(home, tmp_path):
@@ -109,12 +114,7 @@ def test_sigterm_leaves_nothing_half_written(home, tmp_path):
         with pikepdf.open(pdf):
             pass
     assert not [p for p in home.rglob("*") if p.name.startswith(".partial-") or p.suffix == ".partial"]
-    service = Service(home)
-    try:
-        wait_for(lambda: len(published_ids(home)) == 3, 300, what="the rest after restart")
-    finally:
-        assert service.terminate() == 0
-    assert_library_exactly_once(home, 3)
+    finish_after_restart(home, 3, 300)
 
 
 def test_bad_inputs_are_quarantined_and_the_watcher_goes_on(home, tmp_path):

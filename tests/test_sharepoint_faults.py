@@ -208,12 +208,17 @@ def test_dropped_connections_until_the_end_leave_it_transient(emulator, home, tm
     assert_published_once(emulator, "Factures", "in1-1", pdf.read_bytes())
 
 
-def test_crash_between_upload_and_columns(emulator, sp_config, tmp_path, monkeypatch):
-    pdf = pdf_file(tmp_path)
+def crash_before_columns(sp_config, pdf: Path, monkeypatch) -> None:
+    """Publish to Routes with a crash after the upload, before the columns are written."""
     crashing = make_publisher(sp_config)
     monkeypatch.setattr(crashing, "set_columns", lambda *a: (_ for _ in ()).throw(Crash()))
     with pytest.raises(Crash):
         crashing.publish(make_document(), pdf, sp_config.categories["routes"])
+
+
+def test_crash_between_upload_and_columns(emulator, sp_config, tmp_path, monkeypatch):
+    pdf = pdf_file(tmp_path)
+    crash_before_columns(sp_config, pdf, monkeypatch)
     [bare] = emulator.files_in("Routes")
     assert emulator.field_values(bare).get("Title") is None
 
@@ -225,10 +230,7 @@ def test_crash_between_upload_and_columns(emulator, sp_config, tmp_path, monkeyp
 
 def test_crash_before_columns_with_the_pending_note_lost(emulator, sp_config, tmp_path, monkeypatch):
     pdf = pdf_file(tmp_path)
-    crashing = make_publisher(sp_config)
-    monkeypatch.setattr(crashing, "set_columns", lambda *a: (_ for _ in ()).throw(Crash()))
-    with pytest.raises(Crash):
-        crashing.publish(make_document(), pdf, sp_config.categories["routes"])
+    crash_before_columns(sp_config, pdf, monkeypatch)
     shutil.rmtree(sp_config.home / "sharepoint")
 
     make_publisher(sp_config).publish(make_document(), pdf, sp_config.categories["routes"])
@@ -238,10 +240,7 @@ def test_crash_before_columns_with_the_pending_note_lost(emulator, sp_config, tm
 
 
 def test_crash_before_columns_then_a_regenerated_pdf(emulator, sp_config, tmp_path, monkeypatch):
-    crashing = make_publisher(sp_config)
-    monkeypatch.setattr(crashing, "set_columns", lambda *a: (_ for _ in ()).throw(Crash()))
-    with pytest.raises(Crash):
-        crashing.publish(make_document(), pdf_file(tmp_path, name="a.pdf"), sp_config.categories["routes"])
+    crash_before_columns(sp_config, pdf_file(tmp_path, name="a.pdf"), monkeypatch)
     redone = pdf_file(tmp_path, name="b.pdf")  # OCR ran again after the crash: other bytes
     make_publisher(sp_config).publish(make_document(), redone, sp_config.categories["routes"])
     assert_published_once(emulator, "Routes", "in1-1", redone.read_bytes())

@@ -178,7 +178,8 @@ def letter_date(text: str) -> str | None:
     scored = []
     for offset, d in dates:
         line_start = text.rfind("\n", 0, offset) + 1
-        line_end = text.find("\n", offset) if "\n" in text[offset:] else len(text)
+        line_end = text.find("\n", offset)
+        line_end = len(text) if line_end < 0 else line_end
         before = fold(text[line_start:offset]).strip()
         header_field = before.startswith(("envoye", "date", "sent"))
         if NOT_LETTER_DATE.search(before[-25:]) and not header_field:
@@ -439,8 +440,8 @@ def _header_and_footer(lines: list[str]) -> list[str]:
 
 
 def _from_ner(lines: list[str]) -> str | None:
-    for line in _header_and_footer(lines):
-        for ent in _ner()(line[:300]).ents:
+    for doc in _ner().pipe(line[:300] for line in _header_and_footer(lines)):
+        for ent in doc.ents:
             value = _clean(ent.text)
             if ent.label_ in ("PER", "ORG") and len(value.split()) >= 2 and not SELF.search(value) and not NOT_SENDER.match(value):
                 return value

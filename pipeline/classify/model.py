@@ -73,7 +73,7 @@ def evidence(text: str, labels: list[str]) -> dict[str, np.ndarray]:
         point("siret", SIRET_CATEGORIES)
     if find_marches(text):
         point("marche", ["marches-publics"])
-    if INTERVENTION.search(fold(text[:MAX_CHARS]).lower()):
+    if INTERVENTION.search(fold(text[:MAX_CHARS])):
         point("intervention", ["cabinet"])
     return out
 

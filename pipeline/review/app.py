@@ -397,13 +397,18 @@ def _decision_from_form(config: Config, doc: Document, form) -> tuple[str, dict[
 
 
 # -- template filters (French formats) ------------------------------------------------------------
-def format_when(value: str | None) -> str:
-    if not value:
-        return "—"
+def _moment(value: str | None) -> datetime | None:
+    """An ISO date or timestamp from the database; None when absent or unreadable."""
     try:
-        moment = datetime.fromisoformat(value)
+        return datetime.fromisoformat(value) if value else None
     except ValueError:
-        return value
+        return None
+
+
+def format_when(value: str | None) -> str:
+    moment = _moment(value)
+    if moment is None:
+        return value or "—"
     if len(value) <= 10:
         return f"{moment:%d/%m/%Y}"
     return f"{moment.astimezone():%d/%m/%Y à %H:%M}"
@@ -417,11 +422,8 @@ def format_percent(value: float | None, scale: float = 100.0) -> str:
 
 def format_age(value: str | None) -> str:
     """'depuis 3 h 05' or 'depuis 2 jours' — how long the oldest letter has waited."""
-    if not value:
-        return ""
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
+    moment = _moment(value)
+    if moment is None:
         return ""
     minutes = max(0, int((datetime.now().astimezone() - moment.astimezone()).total_seconds() // 60))
     if minutes < 60:
