@@ -43,6 +43,7 @@ class PageResult:
     confidence: float | None = None  # mean word confidence 0-100, None for a born-digital page
     born_digital: bool = False     # kept its own text layer, not OCRed
     words: int = 0
+    handwritten: bool = False      # mostly handwriting: the recognised text is not to be trusted
 
 
 @dataclass
