@@ -82,6 +82,11 @@ class Document:
     def pages(self) -> int:
         return len(self.source_pages)
 
+    @property
+    def handwritten(self) -> bool:
+        """A page of it is mostly handwriting: its recognised text is not to be trusted."""
+        return any(page.handwritten for page in self.page_results)
+
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), ensure_ascii=False)
 

@@ -131,7 +131,8 @@ def quick_words(gray: np.ndarray, dpi: float, languages: str, timeout: float, wo
     path = write_input(gray, workdir / name)
     try:
         out = pytesseract.run_and_get_output(str(path), "tsv", lang=languages,
-                                             config=f"--psm 6 --dpi {int(round(dpi))}", timeout=timeout)
+                                             config=f"--psm 6 --dpi {int(round(dpi))} -c tessedit_create_tsv=1",
+                                             timeout=timeout)
     except (pytesseract.TesseractError, RuntimeError, OSError):
         return []
     finally:
