@@ -68,6 +68,25 @@ def _bw(image: Image.Image, dpi: float) -> Image.Image:
     return Image.fromarray(clean.binarise(clean.denoise(gray), dpi)).convert("1")
 
 
+def straighten(image: Image.Image, dpi: float, config: Config, scratch: Path,
+               stem: str = "page") -> tuple[Image.Image, int, float]:
+    """The scan upright and level: (image, clockwise quarter turn applied, deskew angle applied)."""
+    quarter, skew, _ = geometry.line_axis_and_skew(clean.to_gray(image), dpi)
+    applied_skew = round(skew, 2) if abs(skew) >= geometry.MIN_DESKEW else 0.0
+    as_scanned = image if quarter == 90 else None  # kept in case the sideways lines were a misreading
+    image = geometry.deskew(image, applied_skew)
+    look, look_dpi = clean.for_recognition(clean.to_gray(image), dpi, binary=False)
+    rotation = orientation.upright_turn(look, look_dpi, quarter, config.ocr.languages, config.ocr.timeout_seconds,
+                                        scratch, stem)
+    del look
+    if as_scanned is not None and rotation in (0, 180):
+        # The lines did not run across the page after all: level it along its own rows instead.
+        skew = geometry.level_skew(clean.to_gray(as_scanned), dpi)
+        applied_skew = round(skew, 2) if abs(skew) >= geometry.MIN_DESKEW else 0.0
+        image = geometry.deskew(as_scanned, applied_skew)
+    return geometry.turn(image, rotation), rotation, applied_skew
+
+
 def ocr_page(source: Source, page: int, config: Config, workdir: Path) -> PageOcr:
     """OCR page ``page`` (1-based) of ``source`` into ``workdir``; a born-digital page is copied, not OCRed."""
     started = time.monotonic()
@@ -94,22 +113,7 @@ def _ocr_page(source: Source, page: int, config: Config, scratch: Path, output: 
     scan = source_image.load(source, page, config.ingest.raster_dpi)
     image, dpi, scanned_mode = scan.image, scan.dpi, scan.image.mode
     scan.image = None  # one copy of the page in memory at a time
-    quarter, skew, _ = geometry.line_axis_and_skew(clean.to_gray(image), dpi)
-    applied_skew = round(skew, 2) if abs(skew) >= geometry.MIN_DESKEW else 0.0
-    as_scanned = image if quarter == 90 else None  # kept in case the sideways lines were a misreading
-    image = geometry.deskew(image, applied_skew)
-
-    look, look_dpi = clean.for_recognition(clean.to_gray(image), dpi, binary=False)
-    rotation = orientation.upright_turn(look, look_dpi, quarter, config.ocr.languages, config.ocr.timeout_seconds,
-                                        scratch, stem)
-    del look
-    if as_scanned is not None and rotation in (0, 180):
-        # The lines did not run across the page after all: straighten it along its own rows instead.
-        skew = geometry.level_skew(clean.to_gray(as_scanned), dpi)
-        applied_skew = round(skew, 2) if abs(skew) >= geometry.MIN_DESKEW else 0.0
-        image = geometry.deskew(as_scanned, applied_skew)
-    del as_scanned
-    image = geometry.turn(image, rotation)
+    image, rotation, applied_skew = straighten(image, dpi, config, scratch, stem)
 
     error, reading, handwritten = None, None, False
     gray = clean.to_gray(image)
