@@ -208,7 +208,9 @@ class Coordinator:
             self._worker_lost(job.doc.input_id)
             return
         except Exception as error:
-            for other in job.pending:
+            for other in job.pending:  # keep what the other workers finished: a retry will not redo it
+                if other.done() and not other.cancelled() and other.exception() is None:
+                    stages.save_page(job.doc, self.ctx, other.result())
                 other.cancel()
                 self._page_futures.pop(other, None)
             del self._ocr_jobs[doc_id]
