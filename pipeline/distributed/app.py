@@ -68,8 +68,9 @@ def make_app(runner: RunnerConfig) -> Celery:
         worker_prefetch_multiplier=1,
         task_default_queue=runner.queue,
         result_expires=RESULT_TTL,
-        broker_transport_options={"visibility_timeout": runner.visibility_timeout,
-                                  "unacked_restore_interval": 10, "unacked_restore_throttle": 1},
+        broker_transport_options={"visibility_timeout": runner.visibility_timeout,  # lost worker → page again
+                                  "unacked_restore_interval": max(1.0, min(10.0, runner.visibility_timeout / 4)),
+                                  "unacked_restore_throttle": 1},
         result_backend_transport_options={"retry_policy": {"timeout": 5.0}},
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,       # a worker waits for Redis to come back
@@ -90,7 +91,7 @@ def broker_state(config: Config, timeout: float = 1.5) -> dict:
     app = make_app(config.runner)
     try:
         with app.connection_for_write() as connection:
-            connection.ensure_connection(max_retries=1, timeout=timeout)
+            connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0.2, timeout=timeout)
             queued = connection.default_channel.client.llen(config.runner.queue)
         replies = app.control.inspect(timeout=timeout).active_queues() or {}
     except BROKER_ERRORS as error:

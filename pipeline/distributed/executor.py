@@ -74,10 +74,15 @@ def _settle(future: Future, value=None, error: BaseException | None = None) -> N
 
 
 class _Pending:
-    __slots__ = ("future", "read")
+    """The futures waiting for one task id (the same key submitted twice runs once, completes both)."""
+
+    __slots__ = ("waiters",)
 
     def __init__(self, future: Future, read):
-        self.future, self.read = future, read
+        self.waiters = [(future, read)]
+
+    def cancelled(self) -> bool:
+        return all(future.cancelled() for future, _ in self.waiters)
 
 
 class CeleryExecutor:
@@ -117,7 +122,8 @@ class CeleryExecutor:
         with self._lock:
             pending, self._pending = list(self._pending.values()), {}
         for item in pending:
-            item.future.cancel()
+            for future, _ in item.waiters:
+                future.cancel()
         while True:
             try:
                 _, args = self._jobs.get_nowait()
@@ -185,31 +191,27 @@ class CeleryExecutor:
 
     def _send(self, future: Future, task_id: str, name: str, arguments, read) -> None:
         """Publish one task (unless its result is already there), waiting out broker outages."""
-        args = None
-        delay = 0.2
-        while not self._stop.is_set():
-            if future.cancelled():
+        with self._lock:
+            if task_id in self._pending:  # already on its way: one task, one result, both futures
+                self._pending[task_id].waiters.append((future, read))
                 return
+        args = arguments()  # BadInput (a page too large to travel) goes to the future
+        delay = 0.2
+        while not self._stop.is_set() and not future.cancelled():
             try:
                 meta = self._metas([task_id])[0]
-                if meta and meta["status"] == states.SUCCESS and "failure" not in (meta["result"] or {}):
-                    with self._lock:  # computed before (a restart of the coordinator): taken as is
-                        self._pending[task_id] = _Pending(future, read)
-                    return
-                if meta:  # an earlier failure: this is a new attempt
-                    self.app.backend.delete(self._meta_key(task_id))
-                if args is None:
-                    args = arguments()  # BadInput (page too large) goes to the future
+                if meta and not (meta["status"] == states.SUCCESS and "failure" not in (meta["result"] or {})):
+                    self.app.backend.delete(self._meta_key(task_id))  # an earlier failure: this is a new attempt
                 with self._lock:
-                    self._pending[task_id] = _Pending(future, read)
+                    self._pending.setdefault(task_id, _Pending(future, read))
+                if meta and meta["status"] == states.SUCCESS and "failure" not in (meta["result"] or {}):
+                    return  # computed before (the coordinator restarted): the collector takes it as is
                 self.app.send_task(name, args=args, task_id=task_id, queue=self.config.runner.queue,
                                    retry=False)
                 self.dispatched += 1
                 self._up()
                 return
             except BROKER_ERRORS as error:
-                with self._lock:
-                    self._pending.pop(task_id, None)
                 self._down(error)
                 self._stop.wait(delay)
                 delay = min(delay * 2, MAX_BACKOFF)
@@ -240,7 +242,7 @@ class CeleryExecutor:
             self._up()
             delay = POLL_SECONDS
             for (task_id, item), meta in zip(waiting, metas):
-                if item.future.cancelled():
+                if item.cancelled():
                     with self._lock:
                         self._pending.pop(task_id, None)
                     continue
@@ -257,6 +259,10 @@ class CeleryExecutor:
                     pass  # it expires on its own (celery result_expires)
 
     def _complete(self, item: _Pending, meta: dict) -> None:
+        for future, read in item.waiters:
+            self._complete_one(future, read, meta)
+
+    def _complete_one(self, future: Future, read, meta: dict) -> None:
         result = meta["result"]
         try:
             if meta["status"] != states.SUCCESS:
@@ -266,11 +272,11 @@ class CeleryExecutor:
             if "failure" in result:
                 failure = result["failure"]
                 raise (PoisonPage if failure["code"] == "poison-page" else BadInput)(failure["reason"])
-            value = item.read(result)
+            value = read(result)
         except BaseException as error:
-            _settle(item.future, error=error)
+            _settle(future, error=error)
             return
-        _settle(item.future, value)
+        _settle(future, value)
 
     # -- broker availability (for status and the logs) ------------------------------------------
     def _down(self, error: BaseException) -> None:
