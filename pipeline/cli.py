@@ -366,6 +366,11 @@ def doctor_checks(config: Config) -> list[tuple[bool, str, str]]:
         problems = [str(error)]
     checks.append((not problems, f"publish target ({config.publish.backend})" +
                    (": " + "; ".join(problems) if problems else ""), "see the problems above"))
+    queue = queue_status(config)
+    if queue is not None:
+        checks.append((queue["available"], f"Redis queue {config.runner.broker_url}" +
+                       (f" ({queue['error']})" if queue["error"] else f", {len(queue['workers'])} live worker(s)"),
+                       "start redis-server, check [runner] broker_url and $" + config.runner.password_env))
     return checks
 
 

@@ -42,21 +42,13 @@ POLL_SECONDS = 0.1
 MAX_BACKOFF = 5.0
 
 
-class DistributedError(RuntimeError):
-    code = "distributed"
-
-
-class PoisonPage(DistributedError):
-    """A page killed every worker that took it (``runner.page_attempts`` times); ``reason`` is French."""
+class PoisonPage(BadInput):
+    """A page killed every worker that took it (``runner.page_attempts`` times): the input is quarantined."""
 
     code = "poison-page"
 
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
 
-
-class RemoteTaskFailed(DistributedError):
+class RemoteTaskFailed(RuntimeError):
     """A worker raised an unexpected error (a bug, a missing program on that machine)."""
 
     code = "remote-task-failed"
