@@ -16,11 +16,11 @@ from pathlib import Path
 
 DEFAULT_CONFIG = Path(__file__).with_name("default.toml")
 SPLIT_MODE = re.compile(r"^(separator|none|pages:[1-9][0-9]*)$")
+RUNNER_BACKENDS = {"local", "celery"}
 CATEGORY_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
-class ConfigError(ValueError):
-    """A configuration value is wrong; the message names the file and key."""
+from .errors import ConfigError  # noqa: E402  (re-exported: a configuration value is wrong, the message names it)
 
 
 @dataclass(frozen=True)
@@ -259,8 +259,8 @@ def _validate(config: Config) -> None:
         fail("ocr.confidence_floor", "must be between 0 and 100")
     if config.runner.workers < 0:
         fail("runner.workers", "must be 0 (one per core) or more")
-    if config.runner.backend not in ("local", "celery"):
-        fail("runner.backend", 'must be "local" or "celery"')
+    if config.runner.backend not in RUNNER_BACKENDS:
+        fail("runner.backend", f"must be one of {', '.join(sorted(RUNNER_BACKENDS))}")
     for key in ("broker_url", "result_backend"):
         url = getattr(config.runner, key)
         if (url or key == "broker_url") and not url.startswith(("redis://", "rediss://", "unix://")):

@@ -16,7 +16,7 @@ from pipeline.distributed.app import with_password
 from pipeline.distributed.executor import CeleryExecutor, PoisonPage
 from pipeline.distributed.transport import page_bytes
 from pipeline.ingest import open_source
-from pipeline.runner import ocr_task, split_task
+from pipeline.executor import ocr_task, split_task
 from samples.render import save_scan_pdf
 from tests.support.cluster import (REDIS_URL_ENV, RedisServer, Worker, celery_settings, free_port, wait_until,
                                    write_home)

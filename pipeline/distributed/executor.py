@@ -32,7 +32,8 @@ from queue import Empty, Queue
 from celery import states
 
 from ..config import Config
-from ..ingest import BadInput, Source, open_source
+from ..errors import BadInput, MailroomError
+from ..ingest import Source, open_source
 from ..split import CONTENT, PageKind, needs_raster, parse_mode, plan_from_kinds
 from . import transport
 from .app import ANALYSE_PAGE, BROKER_ERRORS, OCR_PAGE, make_app
@@ -48,8 +49,8 @@ class PoisonPage(BadInput):
     code = "poison-page"
 
 
-class RemoteTaskFailed(RuntimeError):
-    """A worker raised an unexpected error (a bug, a missing program on that machine)."""
+class RemoteTaskFailed(MailroomError):
+    """A worker raised an unexpected error (a bug, a missing program on that machine): retried, then quarantined."""
 
     code = "remote-task-failed"
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from celery import states
 
-from ..ingest import BadInput
+from ..errors import BadInput
 from . import transport
 from .app import ANALYSE_PAGE, OCR_PAGE
 

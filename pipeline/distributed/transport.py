@@ -21,7 +21,8 @@ import pikepdf
 from PIL import Image
 
 from ..config import DEFAULT_CONFIG, Config, _merge, _read_toml, build_config, to_toml_dict
-from ..ingest import PDF, BadInput, Source, open_source
+from ..errors import BadInput
+from ..ingest import PDF, Source, open_source
 from ..ocr.page import PageOcr, page_pdf_name
 from ..records import PageResult
 from ..split import PageKind
@@ -31,6 +32,8 @@ WORKER_SECTIONS = ("ingest", "split", "ocr", "categories")  # what a worker need
 
 class MessageTooLarge(BadInput):
     """One page is larger than ``runner.max_message_mb``: it cannot travel, the input is quarantined."""
+
+    code = "message-too-large"
 
 
 def _check_size(data: bytes, limit_mb: float, what: str) -> None:
