@@ -1,11 +1,14 @@
 """The Celery backend with a real redis-server and real `mailroom worker` processes."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import uuid
+from collections import Counter
 from pathlib import Path
 
 import pikepdf
@@ -13,14 +16,14 @@ import pytest
 
 from pipeline.config import ConfigError, load_config
 from pipeline.distributed.app import with_password
-from pipeline.distributed.executor import CeleryExecutor, PoisonPage
+from pipeline.distributed.executor import CeleryExecutor
 from pipeline.distributed.transport import page_bytes
 from pipeline.ingest import open_source
-from pipeline.executor import ocr_task, split_task
+from pipeline.store import Store
 from samples.render import save_scan_pdf
-from tests.support.cluster import (REDIS_URL_ENV, RedisServer, Worker, celery_settings, free_port, wait_until,
-                                   write_home)
-from tests.support.service import REPO, _env
+from tests.support.cluster import (REDIS_URL_ENV, RedisServer, Worker, celery_home, celery_settings, finish_process,
+                                   free_port, start_process, wait_until, write_home)
+from tests.support.service import REPO, _env, library_pdfs, write_test_config
 from tests.test_split_support import blank_back, letter, sheet
 
 
@@ -104,66 +107,71 @@ def test_status_says_the_queue_is_unavailable_when_redis_is_down(tmp_path):
 
 # -- with Redis and workers -------------------------------------------------------------------
 
-def page_content(path: Path) -> tuple[bytes, list[bytes]]:
-    """What a one-page PDF shows: its content stream and image bytes (not its random /ID)."""
-    with pikepdf.open(path) as pdf:
-        page = pdf.pages[0]
-        return page.obj.Contents.read_bytes(), [image.read_raw_bytes() for image in page.get_images().values()]
+REPORTED = ("id", "status", "category", "confidence", "candidates", "route_source", "fields", "source_pages",
+            "dropped_pages", "pages", "ocr_confidence", "reason")
 
 
-@pytest.mark.slow
-def test_two_workers_give_the_local_results_and_a_joining_worker_takes_pages(batch, redis_url, workers, tmp_path):
-    settings = celery_settings(redis_url)
-    config, executor = coordinator(tmp_path, settings)
-    first = workers(write_home(tmp_path / "w1", settings), "w1").wait_ready()
+def documents(home: Path) -> dict[str, tuple]:
+    """What the coordinator made of the batch: per document, its report line and its text."""
+    report = [json.loads(line) for line in (home / "report.jsonl").read_text(encoding="utf-8").splitlines()]
+    store = Store(home / "mailroom.sqlite3")
     try:
-        source, result = executor.submit_split(str(batch), "separator", config, "T1").result(timeout=120)
-        local_source, local = split_task(str(batch), "separator", config)
-        assert result == local
-        assert [plan.source_pages for plan in result.plans] == [[1], [4], [6]]
-        assert result.plans[2].category == "routes" and result.plans[0].dropped_pages == [2]
-        pages = [page for plan in result.plans for page in plan.source_pages]
-        futures = {page: executor.submit_ocr(source, page, config, str(tmp_path / "work"), f"T1:{page}")
-                   for page in pages}
-        wait_until(lambda: first.took() == 1, 60, "the first worker to take a page")
-        os.killpg(first.process.pid, signal.SIGSTOP)  # busy on its page: the others wait in the queue
-        try:
-            second = workers(write_home(tmp_path / "w2", settings), "w2").wait_ready()
-            wait_until(lambda: futures[4].done() and futures[6].done(), 120, "the joining worker's pages")
-        finally:
-            os.killpg(first.process.pid, signal.SIGCONT)
-        expected = {page: ocr_task(local_source, page, config, str(tmp_path / "local")) for page in pages}
-        remote = {page: future.result(timeout=120) for page, future in futures.items()}
+        texts = {doc.id: doc.text for doc in store.documents()}
     finally:
-        executor.shutdown()
-    assert (first.took(), second.took()) == (1, 2)
-    for page in pages:
-        got, want = remote[page], expected[page]
-        assert got.result == want.result and got.text == want.text and got.error is None
-        assert got.pdf == tmp_path / "work" / want.pdf.name
-        assert page_content(got.pdf) == page_content(want.pdf)
+        store.close()
+    return {line["id"]: ({key: line[key] for key in REPORTED}, texts[line["id"]]) for line in report}
+
+
+def ocr_pages_taken(worker: Worker) -> int:
+    return worker.took("ocr_page")
 
 
 @pytest.mark.slow
-def test_kill_9_of_a_worker_mid_page_gives_the_page_to_another(batch, redis_url, workers, tmp_path):
-    settings = celery_settings(redis_url, visibility_timeout=12) + "[ocr]\ntimeout_seconds = 10\n"
-    config, executor = coordinator(tmp_path, settings)
+def test_two_workers_file_what_the_local_backend_files_and_a_joining_worker_takes_pages(batch, redis_url, workers,
+                                                                                         tmp_path):
+    local = tmp_path / "local"
+    local.mkdir()
+    write_test_config(local)
+    finish_process(start_process(local, batch), local)
+    home = celery_home(tmp_path / "coordinator", redis_url, f"test-{uuid.uuid4().hex[:12]}")
+    first = workers(write_home(tmp_path / "w1", (home / "mailroom.toml").read_text()), "w1").wait_ready()
+    process = start_process(home, batch)
+    wait_until(lambda: ocr_pages_taken(first) == 1, 120, "the first worker to take a page")
+    os.killpg(first.process.pid, signal.SIGSTOP)  # busy on its page: the other pages wait in the queue
+    try:
+        second = workers(write_home(tmp_path / "w2", (home / "mailroom.toml").read_text()), "w2").wait_ready()
+        wait_until(lambda: ocr_pages_taken(second) == 2, 120, "the joining worker to take the other pages")
+    finally:
+        os.killpg(first.process.pid, signal.SIGCONT)
+    lines = finish_process(process, home)
+    assert [line["status"] for line in lines] == ["published"] * 3
+    assert (ocr_pages_taken(first), ocr_pages_taken(second)) == (1, 2)
+    assert documents(home) == documents(local)  # same documents, fields, categories, confidences, text
+
+
+@pytest.mark.slow
+def test_kill_9_of_a_worker_mid_batch_every_letter_is_filed_once(batch, redis_url, workers, tmp_path):
+    home = celery_home(tmp_path / "coordinator", redis_url, f"test-{uuid.uuid4().hex[:12]}",
+                       ocr={"timeout_seconds": 10}, visibility_timeout=12)
+    settings = (home / "mailroom.toml").read_text()
     doomed = workers(write_home(tmp_path / "w1", settings), "w1").wait_ready()
+    survivor = workers(write_home(tmp_path / "w2", settings), "w2").wait_ready()
+    process = start_process(home, batch)
+    wait_until(lambda: ocr_pages_taken(doomed) == 1, 120, "a page in the first worker's hands")
+    time.sleep(0.3)  # mid-page
+    doomed.kill_hard()
+    lines = finish_process(process, home)
+    assert [line["status"] for line in lines] == ["published"] * 3
+    assert ocr_pages_taken(survivor) == 3 - 1 + 1  # its own pages, and the one the dead worker held
+    pdfs = library_pdfs(home)
+    assert sorted(json.loads(p.with_name(p.name + ".json").read_text())["document_id"] for p in pdfs) == \
+        sorted(line["id"] for line in lines)
+    store = Store(home / "mailroom.sqlite3")
     try:
-        source = open_source(batch, config.ingest)
-        futures = {page: executor.submit_ocr(source, page, config, str(tmp_path / "work"), f"K:{page}")
-                   for page in (1, 4, 6)}
-        wait_until(lambda: doomed.took() >= 1, 60, "the first worker to take a page")
-        survivor = workers(write_home(tmp_path / "w2", settings), "w2")
-        time.sleep(0.3)  # mid-page
-        doomed.kill_hard()
-        survivor.wait_ready()
-        results = {page: future.result(timeout=120) for page, future in futures.items()}
+        published = Counter(event.document_id for event in store.events(kind="published"))
     finally:
-        executor.shutdown()
-    assert sorted(results) == [1, 4, 6] and all(r.error is None and r.text for r in results.values())
-    assert survivor.took() == 3  # the page in the dead worker's hands too
-    assert not any(tmp_path.joinpath("work").glob(".*.part"))
+        store.close()
+    assert sorted(published.values()) == [1, 1, 1]
 
 
 @pytest.mark.slow
@@ -190,20 +198,26 @@ def test_redis_restarted_mid_batch_the_batch_completes(batch, workers, tmp_path)
 
 
 @pytest.mark.slow
-def test_a_page_that_kills_every_worker_is_declared_poison(batch, redis_url, workers, tmp_path):
+def test_a_page_that_kills_every_worker_is_quarantined_with_the_reason(batch, redis_url, workers, tmp_path):
     import redis
 
-    settings = celery_settings(redis_url, page_attempts=2)
-    config, executor = coordinator(tmp_path, settings)
-    worker = workers(write_home(tmp_path / "w1", settings), "w1").wait_ready()
     client = redis.Redis.from_url(redis_url)
-    try:
-        future = executor.submit_ocr(open_source(batch, config.ingest), 4, config, str(tmp_path / "work"), "P:4")
-        for kill in range(2):  # whoever takes the page dies at once, every time
-            wait_until(lambda: int(client.get("mailroom:lost:P:4") or 0) > kill, 60, "the page to be taken")
-            for child in worker.children():
-                os.kill(child, 9)
-        with pytest.raises(PoisonPage, match="la page 4 a arrêté brutalement 2 processus"):
-            future.result(timeout=60)
-    finally:
-        executor.shutdown()
+    before = set(client.keys("mailroom:lost:*"))
+    home = celery_home(tmp_path / "coordinator", redis_url, f"test-{uuid.uuid4().hex[:12]}", page_attempts=2)
+    worker = workers(write_home(tmp_path / "w1", (home / "mailroom.toml").read_text()), "w1").wait_ready()
+    process = start_process(home, batch)
+
+    def page_4_taken(times: int):
+        keys = [key for key in set(client.keys("mailroom:lost:*")) - before
+                if key.endswith(b":4") and b":split:" not in key]
+        return keys and int(client.get(keys[0]) or 0) >= times
+
+    for kill in range(2):  # whoever takes page 4 dies at once, every time
+        wait_until(lambda: page_4_taken(kill + 1), 120, "page 4 to be taken")
+        for child in worker.children():
+            os.kill(child, signal.SIGKILL)
+    lines = finish_process(process, home)
+    by_status = Counter(line["status"] for line in lines)
+    assert by_status["quarantined"] >= 1, lines
+    reasons = [line["reason"] for line in lines if line["status"] == "quarantined"]
+    assert all("la page 4 a arrêté brutalement 2 processus" in reason for reason in reasons), reasons

@@ -161,3 +161,42 @@ def wait_until(predicate, timeout: float, what: str, interval: float = 0.05):
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+def celery_home(folder: Path, url: str, queue: str, ocr: dict | None = None, **runner) -> Path:
+    """A test home (tests.support.service.write_test_config) switched to the Celery backend."""
+    import tomllib
+
+    import tomli_w
+
+    from tests.support.service import write_test_config
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = write_test_config(folder)
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    data["runner"].update({"backend": "celery", "broker_url": url, "queue": queue, **runner})
+    data["ocr"].update(ocr or {})
+    path.write_text(tomli_w.dumps(data), encoding="utf-8")
+    return folder
+
+
+def start_process(home: Path, *paths: Path) -> subprocess.Popen:
+    """`mailroom process PATH… --report` in the background (the coordinator)."""
+    log = open(home / "process.log", "ab")
+    return subprocess.Popen([sys.executable, "-m", "pipeline.cli", "--home", str(home), "process", *map(str, paths),
+                             "--report", str(home / "report.jsonl")], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                            env=_env())
+
+
+def finish_process(process: subprocess.Popen, home: Path, timeout: float = 300) -> list[dict]:
+    import json
+
+    try:
+        process.wait(timeout)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    report = home / "report.jsonl"
+    assert report.exists(), (home / "process.log").read_text(errors="replace")[-4000:]
+    return [json.loads(line) for line in report.read_text(encoding="utf-8").splitlines()]
