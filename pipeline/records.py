@@ -76,6 +76,10 @@ class Document:
     attempts: int = 0                # failed publication attempts
     retry_after: str | None = None   # ISO time before which a failed publication is not retried
     duplicate_of: str | None = None  # for a duplicate: the document it repeats
+    pdf_sha256: str | None = None    # fingerprint of the published PDF (re-made when the PDF is rewritten)
+    timestamp: dict[str, Any] | None = None  # RFC 3161 token over pdf_sha256: {"time", "serial", "token"}
+    timestamp_attempts: int = 0      # failed requests to the time-stamping authority
+    timestamp_retry_after: str | None = None
 
     @property
     def pages(self) -> int:
@@ -113,6 +117,8 @@ class Document:
             "dropped_pages": self.dropped_pages,
             "received_at": self.received_at,
             "pdf": self.pdf,
+            "pdf_sha256": self.pdf_sha256,
+            "timestamp": self.timestamp,
         }
 
 
