@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "pipeline.sheets",                 # sheets
     "pipeline.publish.sharepoint_commands",  # sharepoint check
     "pipeline.review.commands",        # review, users
+    "pipeline.trace.commands",         # verify, proof, seal, archive export, purge, process-description
 )
 PUBLISH_RETRY_SECONDS = 60.0
 
@@ -239,7 +240,11 @@ def status_data(store: Store) -> dict:
 
 
 def cmd_status(config: Config, args) -> int:
-    data = status_data(open_store(config))
+    from .trace.report import status_lines, trace_status
+
+    store = open_store(config)
+    data = status_data(store)
+    data["trace"] = trace_status(config, store)
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return 0
@@ -257,6 +262,8 @@ def cmd_status(config: Config, args) -> int:
         for item in data["publish_failed"]:
             print(f"  {item['id']}  {item['source']} → {item['category']}: {item['error']} "
                   f"(attempts {item['attempts']}, next try after {item['retry_after']})")
+    for line in status_lines(data["trace"]):
+        print(line)
     return 0
 
 
@@ -339,6 +346,8 @@ def doctor_checks(config: Config) -> list[tuple[bool, str, str]]:
         problems = [str(error)]
     checks.append((not problems, f"publish target ({config.publish.backend})" +
                    (": " + "; ".join(problems) if problems else ""), "see the problems above"))
+    from .trace.report import doctor_check
+    checks.append(doctor_check(config))
     return checks
 
 

@@ -332,6 +332,9 @@ class Pipeline:
         self.store.save_document(doc, "published", actor, destination=result.destination,
                                  already_there=result.already_there, pdf_sha256=sha256_file(Path(doc.pdf)))
         log.info("%s (%s, %d p.) published: %s", doc.id, doc.source, doc.pages, result.destination)
+        if self.config.trace.enabled:  # the reliable copy: fingerprint, context, timestamp
+            from .trace.stamp import after_publish
+            doc = after_publish(self.config, self.store, doc, actor)
         self._finish_input_if_done(doc.input_id)
         return doc
 
