@@ -15,7 +15,7 @@ from pipeline.records import PUBLISHED
 from pipeline.trace.stamp import record_rewrite, retry_due_timestamps, seal_journal
 from pipeline.trace.verify import verify
 from tests.support.proof_home import publish_letters, trace_config_text
-from tests.support.service import mailroom
+from pipeline.cli import main
 from tests.support.tsa import LocalTsa
 
 
@@ -31,9 +31,17 @@ def letters(home, tsa):
     return publish_letters(home, tsa, count=2)
 
 
-def run_verify(home, *ids):
-    result = mailroom(home, "verify", *ids)
-    return result.returncode, result.stdout.splitlines()
+def cli(capsys, home, *args):
+    """The command in this process (a subprocess costs seconds of start-up on a loaded machine)."""
+    capsys.readouterr()
+    code = main(["--home", str(home), *args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def run_verify(home, *ids, capsys):
+    code, out, _ = cli(capsys, home, "verify", *ids)
+    return code, out.splitlines()
 
 
 def test_published_letters_are_timestamped_and_openssl_accepts_the_tokens(letters, tsa):
@@ -50,29 +58,29 @@ def test_published_letters_are_timestamped_and_openssl_accepts_the_tokens(letter
     assert letters.documents[0].timestamp["serial"] != letters.documents[1].timestamp["serial"]
 
 
-def test_verify_passes_on_a_clean_home(letters):
+def test_verify_passes_on_a_clean_home(letters, capsys):
     seal_journal(letters.config, letters.store)
-    code, lines = run_verify(letters.home)
+    code, lines = run_verify(letters.home, capsys=capsys)
     assert (code, lines) == (0, [])
 
 
-def test_one_byte_changed_in_a_published_pdf(letters):
+def test_one_byte_changed_in_a_published_pdf(letters, capsys):
     target = Path(letters.documents[1].destination)
     data = bytearray(target.read_bytes())
     data[len(data) // 2] ^= 0x01
     target.write_bytes(bytes(data))
-    code, lines = run_verify(letters.home)
+    code, lines = run_verify(letters.home, capsys=capsys)
     assert code == 1
     assert len(lines) == 1 and lines[0].startswith("L000002-01: file changed: published PDF")
 
 
-def test_one_byte_changed_in_an_archived_scan(letters):
+def test_one_byte_changed_in_an_archived_scan(letters, capsys):
     archived = Path(letters.store.get_input("L000001").spool_path)
     assert archived.is_relative_to(letters.home / "archive")
     data = bytearray(archived.read_bytes())
     data[-10] ^= 0x20
     archived.write_bytes(bytes(data))
-    code, lines = run_verify(letters.home, "L000001-01")
+    code, lines = run_verify(letters.home, "L000001-01", capsys=capsys)
     assert code == 1 and len(lines) == 1 and lines[0].startswith("L000001: file changed: original scan")
 
 
@@ -81,37 +89,37 @@ def drop_triggers(db):
     db.execute("DROP TRIGGER events_append_only_delete")
 
 
-def test_an_event_row_edited_with_sqlite3(letters):
+def test_an_event_row_edited_with_sqlite3(letters, capsys):
     db = sqlite3.connect(letters.config.database_path)
     drop_triggers(db)
     db.execute("UPDATE events SET actor = 'quelquun' WHERE kind = 'routed' AND document_id = 'L000001-01'")
     db.commit()
     db.close()
-    code, lines = run_verify(letters.home)
+    code, lines = run_verify(letters.home, capsys=capsys)
     assert code == 1
     assert any(line.startswith("L000001-01: event changed:") and "routed" in line for line in lines)
 
 
-def test_an_event_deleted(letters):
+def test_an_event_deleted(letters, capsys):
     db = sqlite3.connect(letters.config.database_path)
     drop_triggers(db)
     db.execute("DELETE FROM events WHERE kind = 'fingerprinted' AND document_id = 'L000002-01'")
     db.commit()
     db.close()
-    code, lines = run_verify(letters.home)
+    code, lines = run_verify(letters.home, capsys=capsys)
     assert code == 1
     assert any(line.startswith("L000002-01: event missing:") for line in lines)
 
 
-def test_a_token_swapped(letters):
+def test_a_token_swapped(letters, capsys):
     first, second = (letters.home / d.timestamp["token"] for d in letters.documents)
     shutil.copyfile(second, first)
-    code, lines = run_verify(letters.home)
+    code, lines = run_verify(letters.home, capsys=capsys)
     assert code == 1
     assert lines == [line for line in lines if line.startswith("L000001-01: timestamp invalid:")] and lines
 
 
-def test_a_rehashed_journal_is_caught_by_the_timestamped_seal(letters):
+def test_a_rehashed_journal_is_caught_by_the_timestamped_seal(letters, capsys):
     """The attacker recomputes every hash after editing: only the seal made earlier can tell."""
     from pipeline.trace.chain import event_hash, subject
 
@@ -135,16 +143,16 @@ def test_a_rehashed_journal_is_caught_by_the_timestamped_seal(letters):
             last_of[key] = row["hash"]
     db.commit()
     db.close()
-    code, lines = run_verify(letters.home)
+    code, lines = run_verify(letters.home, capsys=capsys)
     assert code == 1 and any(line.startswith("journal: event changed:") and "seal" in line for line in lines)
 
 
-def test_verify_of_an_unknown_id_cannot_check(letters):
-    result = mailroom(letters.home, "verify", "L000099-01")
-    assert result.returncode == 2 and "unknown document or input id: L000099-01" in result.stderr
+def test_verify_of_an_unknown_id_cannot_check(letters, capsys):
+    code, _, err = cli(capsys, letters.home, "verify", "L000099-01")
+    assert code == 2 and "unknown document or input id: L000099-01" in err
 
 
-def test_a_tsa_that_is_down_delays_the_timestamp_never_the_filing(home, tsa):
+def test_a_tsa_that_is_down_delays_the_timestamp_never_the_filing(home, tsa, capsys):
     tsa.down = True
     letters = publish_letters(home, tsa, count=1)
     doc = letters.store.get_document("L000001-01")
@@ -154,7 +162,7 @@ def test_a_tsa_that_is_down_delays_the_timestamp_never_the_filing(home, tsa):
     assert "HTTP 503" in failed["error"]
     retry_after = datetime.fromisoformat(doc.timestamp_retry_after)
     assert retry_after > datetime.now(timezone.utc) + timedelta(seconds=50)
-    status = json.loads(mailroom(home, "status", "--json").stdout)
+    status = json.loads(cli(capsys, home, "status", "--json")[1])
     assert status["trace"]["timestamps_pending"] == 1
 
     assert retry_due_timestamps(letters.config, letters.store) == 0  # not before its back-off
@@ -165,7 +173,7 @@ def test_a_tsa_that_is_down_delays_the_timestamp_never_the_filing(home, tsa):
     assert doc.timestamp and tsa.openssl_verify(home / doc.timestamp["token"], Path(doc.destination)).returncode == 0
 
 
-def test_a_pdf_rewritten_after_publication_is_fingerprinted_and_timestamped_again(letters, tsa):
+def test_a_pdf_rewritten_after_publication_is_fingerprinted_and_timestamped_again(letters, tsa, capsys):
     import pikepdf
 
     doc = letters.documents[0]
@@ -180,13 +188,13 @@ def test_a_pdf_rewritten_after_publication_is_fingerprinted_and_timestamped_agai
     assert (changed["before"], changed["after"]) == (before, doc.pdf_sha256)
     assert len(letters.store.events(document_id=doc.id, kind="timestamped")) == 2  # both kept
     assert tsa.openssl_verify(letters.home / doc.timestamp["token"], path).returncode == 0
-    assert run_verify(letters.home) == (0, [])
+    assert run_verify(letters.home, capsys=capsys) == (0, [])
 
 
-def test_the_proof_file_checks_with_standard_tools(letters, tmp_path):
+def test_the_proof_file_checks_with_standard_tools(letters, tmp_path, capsys):
     out = tmp_path / "preuve.zip"
-    result = mailroom(letters.home, "proof", "L000001-01", "--out", str(out))
-    assert result.returncode == 0, result.stderr
+    code, _, err = cli(capsys, letters.home, "proof", "L000001-01", "--out", str(out))
+    assert code == 0, err
     folder = tmp_path / "preuve"
     with zipfile.ZipFile(out) as archive:
         archive.extractall(folder)
