@@ -127,6 +127,10 @@ class TraceConfig:
     retention_years: int = 10
     work_retention_hours: float = 24
     verify_hour: int = 2
+    archival_agency: str = ""       # SEDA: identifier of the Archives départementales
+    transferring_agency: str = ""   # SEDA: identifier of the service that transfers (the mailroom)
+    originating_agency: str = ""    # SEDA: producer of the records; empty = transferring_agency
+    archival_agreement: str = ""    # SEDA: the agreement (convention de versement) identifier, if any
 
     @property
     def timestamps(self) -> bool:

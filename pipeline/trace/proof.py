@@ -34,7 +34,7 @@ def image_context(pdf_path: Path) -> list[dict]:
         for number, page in enumerate(pdf.pages, start=1):
             width_in = float(page.mediabox[2] - page.mediabox[0]) / 72
             entry = {"page": number}
-            images = list(page.images.values())
+            images = list(page.get_images().values())
             if images:
                 image = max(images, key=lambda i: int(i.get("/Width", 0)) * int(i.get("/Height", 0)))
                 pim = pikepdf.PdfImage(image)
