@@ -183,6 +183,8 @@ def run_service(config: Config, stop: threading.Event, with_review: bool) -> int
     watcher = Watcher(config, store, on_claimed=lambda row: (
         log.info("received %s as %s", row.original_name, row.id), pipeline.submit(row.id)))
     watcher.start()
+    from .trace.service import TraceService
+    trace = TraceService(config, store)  # timestamps due again, daily seal, nightly verify, old work/ files
     inboxes = ", ".join(str(inbox.path) for inbox in config.all_inboxes())
     log.info("watching %s (home %s)", inboxes, config.home)
     last_retry = time.monotonic()
@@ -198,6 +200,8 @@ def run_service(config: Config, stop: threading.Event, with_review: bool) -> int
                 pipeline.retry_due_publications()
                 for row in store.inputs("duplicate"):
                     pipeline.submit(row.id)
+            if not pipeline.busy:
+                trace.tick()
     finally:
         watcher.stop()
         pipeline.shutdown(wait_for_running=True)

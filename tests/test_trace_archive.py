@@ -185,3 +185,49 @@ def test_process_description_is_a_french_pdf_from_the_effective_configuration(ho
     for expected in ("Description du processus de numérisation", "0,87", "Routes départementales",
                      "horodatage", tsa.url, "SHA-256", "10 ans", "superviseur", "PDF/A-2b"):
         assert expected in text, expected
+
+
+def test_serve_seals_daily_verifies_the_days_documents_nightly_and_asks_again_for_timestamps(home, tsa):
+    from pipeline.trace.service import TraceService
+
+    tsa.down = True
+    letters = publish_letters(home, tsa, count=2)
+    service = TraceService(letters.config, letters.store)
+    morning = (datetime.now().astimezone() + timedelta(days=1)).replace(hour=1, minute=0)  # tomorrow, 1 am
+    service.tick(now=morning, force=True)  # before verify_hour: seal only; the TSA is still down
+    assert len(letters.store.events(kind="sealed")) == 1 and not letters.store.events(kind="verified")
+    assert letters.store.events(kind="seal-timestamp-failed")
+
+    tsa.down = False
+    Path(letters.documents[1].destination).write_bytes(b"%PDF-1.7 replaced")
+    night = morning.replace(hour=5)  # past the back-off and past verify_hour
+    service.tick(now=night, force=True)
+    assert letters.store.get_document("L000001-01").timestamp is not None   # asked again, got it
+    assert letters.store.events(kind="seal-timestamped")                     # the seal too
+    seals = len(letters.store.events(kind="sealed"))
+    run = letters.store.events(kind="verified")[-1].details
+    assert run["nightly"] is True and run["documents"] == 2 and run["problems"] >= 1
+    checks = letters.store.checks()
+    assert checks["L000001-01"]["ok"] and not checks["L000002-01"]["ok"]
+    assert "file changed" in checks["L000002-01"]["problems"][0]
+    service.tick(now=night + timedelta(hours=1), force=True)  # the same night again: nothing more
+    assert len([e for e in letters.store.events(kind="verified") if e.details.get("nightly")]) == 1
+    assert len(letters.store.events(kind="sealed")) == seals
+
+
+def test_the_dashboard_shows_the_last_integrity_check(home, tsa):
+    from fastapi.testclient import TestClient
+
+    from pipeline.review.app import create_app
+    from tests.support.review_client import log_in
+    from tests.support.review_data import make_home
+
+    letters = publish_letters(home, tsa, count=2)
+    make_home(home)
+    Path(letters.documents[1].destination).write_bytes(b"%PDF-1.7 replaced")
+    verify(letters.config, letters.store)
+    with TestClient(create_app(letters.config, letters.store)) as client:
+        log_in(client, "victor")
+        page = client.get("/dashboard").text
+    assert "Copie fiable" in page and "Tous les courriers publiés sont horodatés." in page
+    assert "2 documents, 1 anomalie." in page and "Anomalies sur : L000002-01" in page

@@ -39,7 +39,7 @@ def tsa_state(config: Config) -> str:
     return f"time-stamping authority {trace.tsa_url}; {anchor}"
 
 
-def trace_status(config: Config, store: Store) -> dict:
+def trace_status(config: Config, store: Store, disk: bool = True) -> dict:
     from .stamp import pending_timestamps
 
     verified = store.last_event("verified")
@@ -53,7 +53,8 @@ def trace_status(config: Config, store: Store) -> dict:
                         "problems": verified.details.get("problems")} if verified else None,
         "documents_with_problems": sorted(doc_id for doc_id, check in checks.items() if not check["ok"]),
         "last_seal": {"at": sealed.at, "head_id": sealed.details.get("head_id")} if sealed else None,
-        "disk": disk_usage(config),
+        "timestamps": config.trace.timestamps,
+        "disk": disk_usage(config) if disk else None,
     }
 
 

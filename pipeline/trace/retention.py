@@ -61,13 +61,13 @@ def why_kept(config: Config, documents: list[Document], checks: dict, received: 
     return None
 
 
-def plan(config: Config, store: Store, now: datetime | None = None) -> list[Removal]:
+def plan(config: Config, store: Store, now: datetime | None = None, work_only: bool = False) -> list[Removal]:
     now = (now or datetime.now()).astimezone()
     checks = store.checks()
     purged = {e.input_id for e in store.events(kind="purged") if e.details.get("what") == "original"}
     removals = []
     archive = config.archive_dir.resolve()
-    for row in store.inputs("done", "duplicate"):
+    for row in [] if work_only else store.inputs("done", "duplicate"):
         path = Path(row.spool_path)
         if not path.is_file() or not path.resolve().is_relative_to(archive):
             continue
@@ -102,8 +102,9 @@ def _letters_of(store: Store, row: InputRow) -> list[Document]:
     return store.documents(input_id=row.id)
 
 
-def purge(config: Config, store: Store, dry_run: bool = False, now: datetime | None = None) -> list[Removal]:
-    removals = plan(config, store, now)
+def purge(config: Config, store: Store, dry_run: bool = False, now: datetime | None = None,
+          work_only: bool = False) -> list[Removal]:
+    removals = plan(config, store, now, work_only)
     if dry_run:
         return removals
     for removal in removals:

@@ -119,7 +119,7 @@ def record_rewrite(config: Config, store: Store, doc: Document, reason: str, act
 
 # -- daily seal of the journal ---------------------------------------------------------------------
 
-def seal_journal(config: Config, store: Store) -> dict | None:
+def seal_journal(config: Config, store: Store, now: datetime | None = None) -> dict | None:
     """Write the chain head to proofs/seals/, timestamp that file, journal both. None when the
     journal has nothing new since the last seal."""
     events = store.raw_events()
@@ -128,10 +128,10 @@ def seal_journal(config: Config, store: Store) -> dict | None:
     if not news or (last_seal and last_seal.details.get("head_id", 0) >= news[-1]["id"]):
         return None
     head = events[-1]
-    seal = {"sealed_at": now_iso(), "head_id": head["id"], "head_hash": head["hash"], "events": len(events),
-            "installation": str(config.home)}
-    stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
-    seal_file = config.proofs_dir / "seals" / f"seal-{stamp}.json"
+    now = (now or datetime.now()).astimezone()
+    seal = {"sealed_at": now_iso(), "day": now.date().isoformat(), "head_id": head["id"], "head_hash": head["hash"],
+            "events": len(events), "installation": str(config.home)}
+    seal_file = config.proofs_dir / "seals" / f"seal-{now:%Y%m%d}-{head['id']:08d}.json"
     data = json.dumps(seal, ensure_ascii=False, indent=2).encode()
     write_atomically(seal_file, data)
     store.journal("sealed", file=str(seal_file.relative_to(config.home)), sha256=hashlib.sha256(data).hexdigest(),
@@ -166,4 +166,4 @@ def seal_due(store: Store, now: datetime | None = None) -> bool:
     """One seal a day: none yet today (local time)."""
     last = store.last_event("sealed")
     now = (now or datetime.now()).astimezone()
-    return last is None or datetime.fromisoformat(last.at).astimezone().date() < now.date()
+    return last is None or last.details.get("day", "") < now.date().isoformat()
