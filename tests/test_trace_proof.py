@@ -244,3 +244,25 @@ def test_trace_configuration_errors_name_the_key(home, text, message):
     (home / "mailroom.toml").write_text(f"[trace]\n{text}\n")
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         load_config(home)
+
+
+def test_verify_remote_downloads_the_published_pdf_from_sharepoint(home, tsa, monkeypatch, capsys):
+    from tests.support.sp_emulator import SharePointEmulator, default_libraries
+
+    server = SharePointEmulator().start()
+    try:
+        default_libraries(server)
+        monkeypatch.setenv("MAILROOM_SHAREPOINT_TOKEN", "test-token")
+        text = trace_config_text(tsa).replace('backend = "local"', 'backend = "sharepoint"')
+        (home / "mailroom.toml").write_text(text.replace('site_url = ""', f'site_url = "{server.url}"'))
+        letters = publish_letters(home, tsa, count=2)
+        assert all(d.destination.startswith(server.origin) and d.timestamp for d in letters.documents)
+        assert run_verify(home, "--remote", capsys=capsys) == (0, [])
+        stored = next(f for f in server.files_in("Routes") if f.content == Path(letters.documents[0].pdf).read_bytes())
+        middle = len(stored.content) // 2  # someone edited the copy in the library
+        stored.content = stored.content[:middle] + bytes([stored.content[middle] ^ 1]) + stored.content[middle + 1:]
+        code, lines = run_verify(home, "--remote", capsys=capsys)
+        assert code == 1 and len(lines) == 1 and lines[0].startswith("L000001-01: file changed: published PDF http")
+        assert run_verify(home, capsys=capsys)[0] == 0  # without --remote only the local work copy is read
+    finally:
+        server.stop()
