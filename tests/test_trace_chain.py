@@ -7,6 +7,7 @@ import pytest
 
 from pipeline.store import SCHEMA, Store
 from pipeline.trace.chain import GENESIS, canonical, check_chain
+from tests.support.proof_home import attack
 
 
 def test_each_event_links_to_the_previous_event_and_to_the_previous_event_of_its_document(tmp_path):
@@ -25,16 +26,6 @@ def test_each_event_links_to_the_previous_event_and_to_the_previous_event_of_its
     assert line.isascii() and json.loads(line)["details"] == {"destination": "/bib/é.pdf"}
     assert hashlib.sha256(line).hexdigest() == events[3]["hash"]
     assert check_chain(events) == []
-
-
-def attack(path, sql):
-    """What someone with the database file can do: drop the append-only triggers and write."""
-    db = sqlite3.connect(path)
-    db.execute("DROP TRIGGER events_append_only_update")
-    db.execute("DROP TRIGGER events_append_only_delete")
-    db.execute(sql)
-    db.commit()
-    db.close()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from pipeline.config import load_config
 from pipeline.records import PUBLISHED
 from pipeline.trace.stamp import record_rewrite, retry_due_timestamps, seal_journal
 from pipeline.trace.verify import verify
-from tests.support.proof_home import publish_letters, trace_config_text
+from tests.support.proof_home import attack, publish_letters, trace_config_text
 from pipeline.cli import main
 from tests.support.tsa import LocalTsa
 
@@ -84,28 +84,16 @@ def test_one_byte_changed_in_an_archived_scan(letters, capsys):
     assert code == 1 and len(lines) == 1 and lines[0].startswith("L000001: file changed: original scan")
 
 
-def drop_triggers(db):
-    db.execute("DROP TRIGGER events_append_only_update")
-    db.execute("DROP TRIGGER events_append_only_delete")
-
-
 def test_an_event_row_edited_with_sqlite3(letters, capsys):
-    db = sqlite3.connect(letters.config.database_path)
-    drop_triggers(db)
-    db.execute("UPDATE events SET actor = 'quelquun' WHERE kind = 'routed' AND document_id = 'L000001-01'")
-    db.commit()
-    db.close()
+    attack(letters.config.database_path,
+           "UPDATE events SET actor = 'quelquun' WHERE kind = 'routed' AND document_id = 'L000001-01'")
     code, lines = run_verify(letters.home, capsys=capsys)
     assert code == 1
     assert any(line.startswith("L000001-01: event changed:") and "routed" in line for line in lines)
 
 
 def test_an_event_deleted(letters, capsys):
-    db = sqlite3.connect(letters.config.database_path)
-    drop_triggers(db)
-    db.execute("DELETE FROM events WHERE kind = 'fingerprinted' AND document_id = 'L000002-01'")
-    db.commit()
-    db.close()
+    attack(letters.config.database_path, "DELETE FROM events WHERE kind = 'fingerprinted' AND document_id = 'L000002-01'")
     code, lines = run_verify(letters.home, capsys=capsys)
     assert code == 1
     assert any(line.startswith("L000002-01: event missing:") for line in lines)
@@ -124,9 +112,9 @@ def test_a_rehashed_journal_is_caught_by_the_timestamped_seal(letters, capsys):
     from pipeline.trace.chain import event_hash, subject
 
     seal_journal(letters.config, letters.store)
+    attack(letters.config.database_path, "SELECT 1")
     db = sqlite3.connect(letters.config.database_path)
     db.row_factory = sqlite3.Row
-    drop_triggers(db)
     rows = [dict(r) for r in db.execute("SELECT * FROM events ORDER BY id")]
     previous, last_of = "0" * 64, {}
     for row in rows:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,3 +77,13 @@ def publish_letters(home: Path, tsa: LocalTsa | None, count: int = 2, extra: str
         store.save_document(doc, "routed", library=config.categories[category].library)
         published.append(pipeline.publish(doc))
     return ProofHome(home, config, store, published)
+
+
+def attack(database: Path, sql: str) -> None:
+    """What someone holding the database file can do: drop the append-only triggers, then write."""
+    db = sqlite3.connect(database)
+    db.execute("DROP TRIGGER IF EXISTS events_append_only_update")
+    db.execute("DROP TRIGGER IF EXISTS events_append_only_delete")
+    db.execute(sql)
+    db.commit()
+    db.close()

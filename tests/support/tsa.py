@@ -48,6 +48,13 @@ def _write_key(key, path: Path) -> None:
                                        serialization.NoEncryption()))
 
 
+def _key_usage(authority: bool) -> x509.KeyUsage:
+    """A CA signs certificates; the TSA signs tokens (digitalSignature + nonRepudiation)."""
+    return x509.KeyUsage(digital_signature=not authority, content_commitment=not authority, key_encipherment=False,
+                         data_encipherment=False, key_agreement=False, key_cert_sign=authority, crl_sign=authority,
+                         encipher_only=False, decipher_only=False)
+
+
 def make_authority(directory: Path, common_name: str = "Test TSA") -> Path:
     """ca.pem, tsa.pem, tsa.key, serial and openssl.cnf in ``directory``; returns ca.pem."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -57,9 +64,7 @@ def make_authority(directory: Path, common_name: str = "Test TSA") -> Path:
           .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
           .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=3650))
           .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
-                                       data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                       crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+          .add_extension(_key_usage(authority=True), critical=True)
           .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
           .sign(ca_key, hashes.SHA256()))
     tsa_key = ec.generate_private_key(ec.SECP256R1())
@@ -67,9 +72,7 @@ def make_authority(directory: Path, common_name: str = "Test TSA") -> Path:
            .public_key(tsa_key.public_key()).serial_number(x509.random_serial_number())
            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=3650))
            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-           .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True, key_encipherment=False,
-                                        data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                                        crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+           .add_extension(_key_usage(authority=False), critical=True)
            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
            .sign(ca_key, hashes.SHA256()))
