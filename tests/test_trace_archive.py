@@ -80,10 +80,9 @@ def test_purge_removes_only_published_verified_timestamped_copies_past_retention
     recent = publish_letters(home, tsa, count=1, received_at="2025-06-01T09:00:00+02:00", first_input=3)
     store, config = old.store, old.config
     # an old letter still waiting for a supervisor
-    waiting = publish_letters(home, tsa, count=1, received_at="2014-03-04T09:00:00+01:00", first_input=4)
-    doc = waiting.documents[0]
-    doc.state = REVIEW
-    store.save_document(doc, "review")
+    waiting = publish_letters(home, tsa, count=1, received_at="2014-03-04T09:00:00+01:00", first_input=4,
+                              review=True)
+    assert waiting.documents[0].state == REVIEW
     tsa.down = True  # an old letter that never got its timestamp
     untimed = publish_letters(home, tsa, count=1, received_at="2014-03-05T09:00:00+01:00", first_input=5)
     assert untimed.documents[0].timestamp is None

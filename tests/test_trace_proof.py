@@ -241,7 +241,7 @@ def test_verify_remote_downloads_the_published_pdf_from_sharepoint(home, tsa, mo
     try:
         default_libraries(server)
         monkeypatch.setenv("MAILROOM_SHAREPOINT_TOKEN", "test-token")
-        text = trace_config_text(tsa).replace('backend = "local"', 'backend = "sharepoint"')
+        text = trace_config_text(tsa).replace('[publish]\nbackend = "local"', '[publish]\nbackend = "sharepoint"')
         (home / "mailroom.toml").write_text(text.replace('site_url = ""', f'site_url = "{server.url}"'))
         letters = publish_letters(home, tsa, count=2)
         assert all(d.destination.startswith(server.origin) and d.timestamp for d in letters.documents)

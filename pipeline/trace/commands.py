@@ -7,8 +7,8 @@ from datetime import date
 from pathlib import Path
 
 from ..config import Config
+from ..errors import ExitCode
 from ..store import Store
-from .verify import EXIT_CANNOT_CHECK, EXIT_OK, EXIT_PROBLEMS, CannotCheck
 
 
 def _store(config: Config) -> Store:
@@ -19,26 +19,18 @@ def _store(config: Config) -> Store:
 def run_verify(config: Config, args) -> int:
     from .verify import verify
 
-    try:
-        report = verify(config, _store(config), args.ids or None, remote=args.remote)
-    except CannotCheck as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_CANNOT_CHECK
+    report = verify(config, _store(config), args.ids or None, remote=args.remote)  # CannotCheck: exit 2
     for problem in report.problems:
         print(problem.line())
     summary = f"{len(report.checked)} document(s) checked, {len(report.problems)} problem(s)"
     print(summary if report.problems else f"{summary}: journal, seals, files and timestamps intact", file=sys.stderr)
-    return EXIT_PROBLEMS if report.problems else EXIT_OK
+    return ExitCode.FAILED if report.problems else ExitCode.OK
 
 
 def run_proof(config: Config, args) -> int:
     from .proof import build_proof
 
-    try:
-        members = build_proof(config, _store(config), args.id, Path(args.out))
-    except CannotCheck as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_CANNOT_CHECK
+    members = build_proof(config, _store(config), args.id, Path(args.out))
     print(f"{args.out}: {len(members)} files ({', '.join(members)})")
     return 0
 
@@ -52,13 +44,9 @@ def run_seal(config: Config, args) -> int:
 
 
 def run_export(config: Config, args) -> int:
-    from .seda import ExportError, export_sip
+    from .seda import export_sip
 
-    try:
-        count = export_sip(config, _store(config), args.date_from, args.date_to, args.category, Path(args.out))
-    except ExportError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    count = export_sip(config, _store(config), args.date_from, args.date_to, args.category, Path(args.out))
     print(f"{args.out}: SEDA 2.2 ArchiveTransfer with {count} letter(s)")
     return 0
 

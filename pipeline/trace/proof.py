@@ -16,7 +16,8 @@ from ..records import PUBLISHED, Document
 from ..store import Store
 from .chain import canonical
 from .stamp import published_file
-from .verify import CannotCheck, latest_fingerprint
+from ..errors import CannotCheck
+from .verify import latest_fingerprint
 
 
 def decided_by(store: Store, doc: Document) -> dict:

@@ -79,12 +79,13 @@ def doctor_check(config: Config) -> tuple[bool, str, str]:
     if not config.trace.timestamps:
         return (not config.trace.enabled, f"timestamps: {tsa_state(config)}",
                 "set [trace] tsa_url (and tsa_ca_file) to a time-stamping authority")
-    from .tsa import TsaError, request_token
+    from ..errors import TimestampError
+    from .tsa import request_token
 
     with tempfile.TemporaryDirectory() as scratch:
         try:
             token = request_token(config.trace, b"mailroom doctor", Path(scratch) / "doctor.tsr")
-        except TsaError as error:
+        except TimestampError as error:
             return False, f"time-stamping authority {config.trace.tsa_url}: {error}", \
                 "check [trace] tsa_url, tsa_ca_file and the network"
     return (bool(config.trace.tsa_ca_file), f"{tsa_state(config)} (test token {token.serial} at {token.time})",

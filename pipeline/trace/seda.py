@@ -17,6 +17,7 @@ from lxml import etree
 
 from .. import __version__
 from ..config import Config
+from ..errors import ExportError
 from ..files import write_atomically
 from ..records import PUBLISHED, Document
 from ..store import Store, now_iso
@@ -27,10 +28,6 @@ SEDA_NS = "fr:gouv:culture:archivesdefrance:seda:v2.2"
 SHA256 = "SHA-256"
 PDFA_2B = ("fmt/476", "Acrobat PDF/A - Portable Document Format 2b")
 PDF_17 = ("fmt/276", "Acrobat PDF 1.7 - Portable Document Format")
-
-
-class ExportError(ValueError):
-    """The package cannot be made; the message says what to set or fix."""
 
 
 def _el(parent, name: str, text: str | None = None, **attributes) -> etree._Element:

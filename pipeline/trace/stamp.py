@@ -17,7 +17,8 @@ from ..config import Config, to_toml_dict
 from ..files import sha256_file, write_atomically
 from ..records import PUBLISHED, Document
 from ..store import Store, now_iso
-from .tsa import TsaError, request_token
+from ..errors import TimestampError
+from .tsa import request_token
 
 log = logging.getLogger("mailroom")
 MAX_RETRY_SECONDS = 3600
@@ -71,7 +72,7 @@ def timestamp_document(config: Config, store: Store, doc: Document) -> Document:
         return doc
     try:
         token = request_token(config.trace, data, token_path(config, doc, doc.pdf_sha256))
-    except TsaError as error:
+    except TimestampError as error:
         doc.timestamp_attempts += 1
         delay = min(config.trace.tsa_retry_seconds * 2 ** (doc.timestamp_attempts - 1), MAX_RETRY_SECONDS)
         doc.timestamp_retry_after = (datetime.now(timezone.utc) + timedelta(seconds=delay)).isoformat()
@@ -147,7 +148,7 @@ def timestamp_seal(config: Config, store: Store, seal_file: Path) -> bool:
     name = str(seal_file.relative_to(config.home))
     try:
         token = request_token(config.trace, data, seal_file.with_suffix(".tsr"))
-    except TsaError as error:
+    except TimestampError as error:
         store.journal("seal-timestamp-failed", file=name, error=str(error))
         return False
     store.journal("seal-timestamped", file=name, sha256=hashlib.sha256(data).hexdigest(), **token.record(config.home))

@@ -16,17 +16,10 @@ from rfc3161_client import (HashAlgorithm, PKIStatus, TimestampRequestBuilder, V
                             decode_timestamp_response)
 
 from ..config import TraceConfig
+from ..errors import TimestampError
 from ..files import write_atomically
 
 CONTENT_TYPE_QUERY = "application/timestamp-query"
-
-
-class TsaError(RuntimeError):
-    """No valid token was had; ``transient`` says whether asking again later may work."""
-
-    def __init__(self, message: str, transient: bool = True):
-        super().__init__(message)
-        self.transient = transient
 
 
 @dataclass
@@ -77,7 +70,7 @@ def check_response(response, data_sha256: bytes, settings: TraceConfig, nonce: i
 def request_token(settings: TraceConfig, data: bytes, out: Path) -> Token:
     """Ask the TSA for a token over SHA-256(data), check it and store it at ``out``."""
     if not settings.tsa_url:
-        raise TsaError("no time-stamping authority configured ([trace] tsa_url)", transient=False)
+        raise TimestampError("no time-stamping authority configured ([trace] tsa_url)", transient=False)
     request = TimestampRequestBuilder().data(data).hash_algorithm(HashAlgorithm.SHA256).build()
     auth = None
     if settings.tsa_user:
@@ -87,15 +80,15 @@ def request_token(settings: TraceConfig, data: bytes, out: Path) -> Token:
                                headers={"Content-Type": CONTENT_TYPE_QUERY},
                                timeout=settings.tsa_timeout_seconds)
     except requests.RequestException as error:
-        raise TsaError(f"the time-stamping authority cannot be reached: {error}") from error
+        raise TimestampError(f"the time-stamping authority cannot be reached: {error}") from error
     if answer.status_code != 200:
-        raise TsaError(f"the time-stamping authority answered HTTP {answer.status_code}",
+        raise TimestampError(f"the time-stamping authority answered HTTP {answer.status_code}",
                        transient=answer.status_code >= 500 or answer.status_code == 429)
     try:
         response = decode_timestamp_response(answer.content)
         check_response(response, hashlib.sha256(data).digest(), settings, nonce=request.nonce)
     except (ValueError, VerificationError) as error:
-        raise TsaError(f"the time-stamping authority's answer is not a valid token: {error}") from error
+        raise TimestampError(f"the time-stamping authority's answer is not a valid token: {error}") from error
     write_atomically(out, response.as_bytes())
     info = response.tst_info
     return Token(time=info.gen_time.isoformat(), serial=format(info.serial_number, "x"), path=out)

@@ -12,18 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import Config
+from ..errors import CannotCheck
 from ..files import sha256_file
 from ..records import PUBLISHED, Document
 from ..store import Store
 from .chain import check_chain
 from .tsa import check_token
-
-EXIT_OK, EXIT_PROBLEMS, EXIT_CANNOT_CHECK = 0, 1, 2
-
-
-class CannotCheck(RuntimeError):
-    """The check itself could not run (not a finding about the copies)."""
-
 
 @dataclass
 class Problem:

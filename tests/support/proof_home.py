@@ -11,8 +11,8 @@ import pikepdf
 from PIL import Image
 
 from pipeline.config import DEFAULT_CONFIG, Config, load_config
-from pipeline.records import ROUTED, Document
-from pipeline.runner import Pipeline
+from pipeline.records import CLASSIFIED, OCR_DONE, REVIEW, ROUTED, SPLIT, Document
+from pipeline.service import MailroomService
 from pipeline.store import Store
 
 from .tsa import LocalTsa
@@ -49,13 +49,14 @@ class ProofHome:
 
 def publish_letters(home: Path, tsa: LocalTsa | None, count: int = 2, extra: str = "",
                     received_at: str = "2026-03-03T09:00:00+01:00", category: str = "routes",
-                    first_input: int = 1) -> ProofHome:
-    """``count`` one-letter inputs, each scanned, split, routed and published through the runner."""
+                    first_input: int = 1, review: bool = False) -> ProofHome:
+    """``count`` one-letter inputs, each scanned, split, routed and published by the coordinator
+    (``review``: left waiting for a supervisor instead)."""
     if not (home / "mailroom.toml").exists():
         (home / "mailroom.toml").write_text(trace_config_text(tsa, extra), encoding="utf-8")
     config = load_config(home)
     store = Store(config.database_path)
-    pipeline = Pipeline(config, store, workers=1)
+    service = MailroomService(config, store, workers=1)
     published = []
     for number in range(first_input, first_input + count):
         scan = scan_pdf(home / f"scan{number}.pdf", f"letter {number}")
@@ -72,10 +73,17 @@ def publish_letters(home: Path, tsa: LocalTsa | None, count: int = 2, extra: str
         doc = Document(id=f"{row.id}-01", input_id=row.id, source=scan.name, source_sha256=sha, source_pages=[1],
                        received_at=received_at, batch=row.id, pdf=str(pdf))
         store.create_documents(row.id, [doc])
-        doc.state, doc.category, doc.confidence, doc.route_source = ROUTED, category, 0.97, "model"
+        doc = store.transition(doc.id, SPLIT, OCR_DONE, "ocr-done", document=doc).doc
+        doc.category, doc.confidence, doc.route_source = category, 0.97, "model"
         doc.fields = {"sender": f"Mairie numéro {number}", "letter_date": "2026-03-01"}
-        store.save_document(doc, "routed", library=config.categories[category].library)
-        published.append(pipeline.publish(doc))
+        doc = store.transition(doc.id, OCR_DONE, CLASSIFIED, "classified", document=doc).doc
+        if review:  # it waits for a supervisor
+            published.append(store.transition(doc.id, CLASSIFIED, REVIEW, "review", document=doc).doc)
+            continue
+        doc = store.transition(doc.id, CLASSIFIED, ROUTED, "routed", document=doc,
+                               library=config.categories[category].library).doc
+        published.append(service.coordinator.publish(doc))
+    service.close()
     return ProofHome(home, config, store, published)
 
 
