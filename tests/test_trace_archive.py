@@ -57,6 +57,8 @@ def test_archive_export_writes_a_seda_2_2_package_that_the_schema_accepts(home, 
     letters = manifest.findall(".//s:ArchiveUnit/s:ArchiveUnit", SEDA)
     assert [u.findtext("s:Content/s:OriginatingSystemId", namespaces=SEDA) for u in letters] == \
         [d.id for d in march.documents]
+    assert [e.text for e in letters[0].iterfind("s:Content/s:OriginatingSystemId", SEDA)] == \
+        [march.documents[0].id, march.documents[0].uid]
     assert letters[0].findtext("s:Content/s:Sender/s:FullName", namespaces=SEDA) == "Mairie numéro 1"
     assert "RFC 3161" in " ".join(e.text for e in letters[0].iterfind(".//s:EventDetail", SEDA))
     for binary in manifest.iterfind(".//s:BinaryDataObject", SEDA):

@@ -20,6 +20,11 @@ from ..errors import CannotCheck
 from .verify import latest_fingerprint
 
 
+def registration_of(doc: Document) -> str | None:
+    """The registration number (« numéro d'enregistrement ») when the registration step gave one."""
+    return getattr(doc, "registration", None) or doc.fields.get("registration_number")
+
+
 def decided_by(store: Store, doc: Document) -> dict:
     reviewed = store.events(document_id=doc.id, kind="reviewed")
     if reviewed:
@@ -79,7 +84,8 @@ def build_proof(config: Config, store: Store, document_id: str, out: Path) -> li
               or (e["input_id"] == doc.input_id and e["document_id"] is None)]
     fingerprinted = [json.loads(e["details"]) for e in events if e["kind"] in ("fingerprinted", "fingerprint-changed")]
     members["metadonnees.json"] = _json({
-        "document": doc.id, "lot": doc.batch, "numero_enregistrement": doc.fields.get("registration_number"),
+        "document": doc.id, "identifiant_global": doc.uid, "lot": doc.batch,
+        "numero_enregistrement": registration_of(doc),
         "date_arrivee": doc.received_at, "expediteur": doc.fields.get("sender"),
         "date_du_courrier": doc.fields.get("letter_date"), "references": doc.fields.get("references"),
         "categorie": doc.category, "libelle_categorie": config.categories[doc.category].label

@@ -21,6 +21,7 @@ from ..errors import ExportError
 from ..files import write_atomically
 from ..records import PUBLISHED, Document
 from ..store import Store, now_iso
+from .proof import registration_of
 from .stamp import published_file
 from .verify import latest_fingerprint
 
@@ -108,8 +109,9 @@ def _letter_unit(config: Config, store: Store, parent, doc: Document, number: in
                           f"{datetime.fromisoformat(doc.received_at):%d/%m/%Y}")
     _el(content, "FilePlanPosition", doc.category)
     _el(content, "OriginatingSystemId", doc.id)
-    if doc.fields.get("registration_number"):
-        _el(content, "ArchivalAgencyArchiveUnitIdentifier", doc.fields["registration_number"])
+    _el(content, "OriginatingSystemId", doc.uid)  # the global identity, also in the PDF's XMP
+    if registration_of(doc):
+        _el(content, "OriginatingAgencyArchiveUnitIdentifier", registration_of(doc))
     references = doc.fields.get("references") or []
     description = f"Courrier {doc.id} (lot {doc.batch}, fichier {doc.source}, pages {doc.pages})"
     if references:
