@@ -58,8 +58,13 @@ def test_published_letters_are_timestamped_and_openssl_accepts_the_tokens(letter
     assert letters.documents[0].timestamp["serial"] != letters.documents[1].timestamp["serial"]
 
 
-def test_verify_passes_on_a_clean_home(letters, capsys):
-    seal_journal(letters.config, letters.store)
+def test_verify_passes_on_a_clean_home(letters, tsa, capsys):
+    code, out, _ = cli(capsys, letters.home, "seal")
+    assert code == 0 and out.startswith("sealed event ")
+    [seal] = letters.store.events(kind="sealed")
+    stamped = letters.store.events(kind="seal-timestamped")[0].details
+    assert tsa.openssl_verify(letters.home / stamped["token"], letters.home / seal.details["file"]).returncode == 0
+    assert cli(capsys, letters.home, "seal")[1] == "nothing new to seal\n"
     code, lines = run_verify(letters.home, capsys=capsys)
     assert (code, lines) == (0, [])
 
