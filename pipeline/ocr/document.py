@@ -114,15 +114,11 @@ def refresh_metadata(doc: Document, config: Config) -> None:
         save(pdf, path, config.ocr.pdfa)
 
 
-HANDWRITTEN = "Courrier manuscrit : le texte reconnu n'est pas fiable"
-
-
 def _reasons(doc: Document, pages: list[PageOcr], floor: float) -> list[str]:
     reasons = [f"OCR en échec page {position} : {page.error}"
                for position, page in enumerate(pages, start=1) if page.error]
-    if doc.handwritten:  # says why the confidence is low, and that the image must be read
-        reasons.append(HANDWRITTEN)
-    elif doc.ocr_confidence is not None and doc.ocr_confidence < floor:
+    # A handwritten page explains its low confidence: route.py says « Courrier manuscrit » instead.
+    if not doc.handwritten and doc.ocr_confidence is not None and doc.ocr_confidence < floor:
         reasons.append(f"OCR peu fiable (confiance {doc.ocr_confidence:.0f}/100)")
     return reasons
 
