@@ -49,7 +49,7 @@ def sample_path(route: APIRoute, doc_id: str) -> str:
 
 def test_every_route_requires_login(setup, client):
     doc_id = setup.docs[0].id
-    routes = [r for r in setup.app.routes if isinstance(r, APIRoute) and r.path != "/login"]
+    routes = [r for r in setup.app.routes if isinstance(r, APIRoute) and r.path not in ("/login", "/accessibilite")]
     assert len(routes) >= 8
     for route in routes:
         path = sample_path(route, doc_id)
@@ -64,9 +64,10 @@ def test_every_route_requires_login(setup, client):
     assert client.get("/openapi.json", follow_redirects=False).status_code == 303
     assert client.get(f"/documents/{doc_id}/pages/1/zoom", follow_redirects=False).status_code == 303
     assert client.get("/static/review.js", follow_redirects=False).status_code == 303
-    # The login form and its stylesheet are the only things a stranger gets.
+    # The login form, its stylesheet and the accessibility statement are the only things a stranger gets.
     assert client.get("/login").status_code == 200
     assert client.get("/static/review.css").status_code == 200
+    assert "Déclaration d'accessibilité" in client.get("/accessibilite").text
 
 
 def test_login_page_explains_how_to_create_the_first_account(home):
