@@ -71,7 +71,7 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
     templates.env.filters.update(when=format_when, percent=format_percent, age=format_age, waited=format_waited, duration=format_duration,
                                  deadline=format_deadline)
     app = FastAPI(title="mailroom — revue", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.config, app.state.store, app.state.sessions = config, store, sessions
+    app.state.config, app.state.store, app.state.sessions, app.state.throttle = config, store, sessions, throttle
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     def category_label(category_id: str | None) -> str:

@@ -273,9 +273,11 @@ def client_key(address: str) -> str:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return address
-    if ip.version == 6 and ip.ipv4_mapped is None:
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
         return str(ipaddress.ip_network(f"{ip}/64", strict=False))
-    return str(ip.ipv4_mapped or ip)
+    return str(ip)
 
 
 @dataclass
@@ -289,21 +291,21 @@ class Throttle:
     """Login throttling per client address, plus a gentle global slow-down; never per account."""
 
     def __init__(self, clock=time.monotonic):
-        self._clock = clock
+        self.clock = clock  # replaceable, for tests
         self._clients: dict[str, _Client] = {}
         self._recent: deque[float] = deque()  # failure times, every client, last minute
         self._lock = threading.Lock()
 
     def wait(self, client: str) -> float:
         """Seconds this client must still wait before its next attempt is even checked (0: go ahead)."""
-        now = self._clock()
+        now = self.clock()
         with self._lock:
             state = self._clients.get(client_key(client))
             return max(0.0, state.blocked_until - now) if state else 0.0
 
     def global_delay(self) -> float:
         """Seconds every attempt waits while failures from everywhere exceed the free rate."""
-        now = self._clock()
+        now = self.clock()
         with self._lock:
             while self._recent and now - self._recent[0] > 60:
                 self._recent.popleft()
@@ -312,7 +314,7 @@ class Throttle:
 
     def failed(self, client: str) -> float:
         """Record a failure; returns the wait now imposed on this client."""
-        now = self._clock()
+        now = self.clock()
         with self._lock:
             self._forget(now)
             state = self._clients.setdefault(client_key(client), _Client())
