@@ -341,7 +341,7 @@ def test_dashboard(setup, client):
 
 def test_users_add_reads_stdin_and_hashes(setup, monkeypatch, capsys):
     store = setup.store
-    args = types.SimpleNamespace(name="agathe", role="viewer")
+    args = types.SimpleNamespace(name="agathe", role="viewer", categories=None)
     monkeypatch.setattr("sys.stdin", io.StringIO("court\n"))
     assert commands.add_user(setup.config, args) == 2
     assert "trop court" in capsys.readouterr().err
@@ -350,7 +350,7 @@ def test_users_add_reads_stdin_and_hashes(setup, monkeypatch, capsys):
     user = store.get_user("agathe")
     assert user["role"] == "viewer" and user["password_hash"].startswith("$argon2id$")
     assert "un-mot-de-passe-long" not in user["password_hash"]
-    bad_name = types.SimpleNamespace(name="../x", role="supervisor")
+    bad_name = types.SimpleNamespace(name="../x", role="supervisor", categories=None)
     monkeypatch.setattr("sys.stdin", io.StringIO("un-mot-de-passe-long\n"))
     assert commands.add_user(setup.config, bad_name) == 2
 
