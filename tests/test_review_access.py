@@ -16,18 +16,14 @@ from pipeline.review.app import create_app
 from pipeline.review.auth import COOKIE_NAME, ClientAddress, Throttle, client_key
 from pipeline.store import Store
 from tests.support.review_client import csrf_of, log_in
-from tests.support.review_data import FAST_HASHER, PASSWORDS, add_review_document, make_home
+from tests.support.review_data import PASSWORDS, add_review_document, make_home
 
 SCOPED = "sophie"  # a supervisor of the children and social-aid directions only
-PASSWORDS.setdefault(SCOPED, "motdepasse-enfance-rsa")
-PASSWORDS.setdefault("alain", "motdepasse-administrateur")
 
 
 @pytest.fixture
 def setup(home):
     config, store = make_home(home)
-    store.add_user(SCOPED, FAST_HASHER.hash(PASSWORDS[SCOPED]), "supervisor", ["enfance-famille", "rsa-insertion"])
-    store.add_user("alain", FAST_HASHER.hash(PASSWORDS["alain"]), "admin")
     docs = types.SimpleNamespace(
         ase=add_review_document(config, store, "ase", "Information préoccupante", hours_ago=5,
                                 guesses=[("enfance-famille", 0.6), ("juridique", 0.2)]),

@@ -311,7 +311,8 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
 
     @app.get("/dashboard")
     def dashboard_page(request: Request, session: Session = Depends(current)) -> Response:
-        board = queries.dashboard(config, store, scope=session.may_see, everything_visible=not session.categories)
+        board = queries.dashboard(config, store, scope=session.may_see, everything_visible=not session.categories,
+                                  me=session.user)
         return render(request, "dashboard.html", board=board, page="dashboard")
 
     @app.get("/aide")

@@ -168,13 +168,14 @@ def _period(config: Config, label: str, rows: list[dict]) -> Period:
     return period
 
 
-def throughput(store: Store, since: datetime, scope: Scope = everything) -> list[Throughput]:
-    """Per supervisor and per day (newest first): decisions on letters this account may see, and the median
-    time between the decider's last opening of a letter and the decision on it."""
+def throughput(store: Store, since: datetime, scope: Scope = everything, me: str | None = None) -> list[Throughput]:
+    """Per supervisor and per day (newest first): decisions on letters this account may see (and its own
+    decisions, even those that sent a letter out of its categories), and the median time between the
+    decider's last opening of a letter and the decision on it."""
     groups: dict[tuple[date, str], list[float | None]] = {}
     for row in store.review_activity((since - timedelta(days=1)).isoformat(timespec="seconds")):
         at = _moment_of(row["at"])
-        if at is None or at < since or not scope((row["category"],)):
+        if at is None or at < since or not (row["actor"] == me or scope((row["category"],))):
             continue
         viewed = _moment_of(row["viewed_at"])
         seconds = (at - viewed).total_seconds() if viewed else None
@@ -195,7 +196,8 @@ def _moment_of(value: str | None) -> datetime | None:
 
 
 def dashboard(config: Config, store: Store, now: datetime | None = None, limit: int = 50,
-              scope: Scope = everything, everything_visible: bool = True, days: int = 7) -> Dashboard:
+              scope: Scope = everything, everything_visible: bool = True, days: int = 7,
+              me: str | None = None) -> Dashboard:
     """Volumes of today and of the current week (from Monday), queue and trouble lists, supervisors'
     throughput over the last `days` days; only letters this account may see are counted, and files not
     yet cut into letters (quarantined inputs) only for accounts that see every category."""
@@ -217,5 +219,5 @@ def dashboard(config: Config, store: Store, now: datetime | None = None, limit: 
         quarantined_documents=sorted(quarantined, key=received, reverse=True)[:limit],
         publish_failures=sorted(failures, key=received)[:limit],
         states=store.document_counts(),
-        throughput=throughput(store, today_start - timedelta(days=days - 1), scope),
+        throughput=throughput(store, today_start - timedelta(days=days - 1), scope, me),
     )
