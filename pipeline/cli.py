@@ -16,9 +16,11 @@ from collections import Counter
 from pathlib import Path
 
 from . import __version__
-from .config import Config, ConfigError, load_config, to_toml_dict
-from .records import DUPLICATE, FINAL_STATES, PUBLISH_FAILED, PUBLISHED, QUARANTINED, REVIEW, Document
-from .runner import Pipeline
+from .config import Config, load_config, to_toml_dict
+from .coordinator import Coordinator
+from .errors import ExitCode, MailroomError
+from .records import DUPLICATE, FINAL_STATES, PUBLISH_FAILED, PUBLISHED, QUARANTINED, REVIEW, Document, InputState
+from .service import MailroomService
 from .store import InputRow, Store
 from .watch import Watcher, claim, is_junk, recover_incoming
 
@@ -65,7 +67,7 @@ def report_lines(store: Store, input_ids: list[str]) -> list[dict]:
                             confidence=original.confidence, duplicate_of=original.id)
             lines.append(line)
         row = store.get_input(input_id)
-        if not documents and row.state == "quarantined":
+        if not documents and row.state == InputState.QUARANTINED:
             lines.append({"id": row.id, "source": row.original_name, "source_sha256": row.sha256,
                           "source_pages": [], "pages": 0, "status": QUARANTINED, "category": None,
                           "confidence": None, "candidates": [], "fields": {}, "destination": None,
@@ -100,7 +102,7 @@ class ProgressLine:
         self.enabled = stream.isatty()
         self.started = time.monotonic()
 
-    def __call__(self, pipeline: Pipeline) -> None:
+    def __call__(self, pipeline: Coordinator) -> None:
         if not self.enabled:
             return
         counts = pipeline.store.document_counts()
@@ -131,10 +133,17 @@ def install_stop_handlers() -> threading.Event:
 
 # -- commands -------------------------------------------------------------------------------------
 
+def outcome(lines: list[dict]) -> ExitCode:
+    """0 when every input ended published, in review or a duplicate; INCOMPLETE when something was
+    quarantined or a publication failed (so that scripts and cron jobs notice)."""
+    bad = {QUARANTINED, PUBLISH_FAILED, "rejected"}
+    return ExitCode.INCOMPLETE if any(line["status"] in bad for line in lines) else ExitCode.OK
+
+
 def cmd_process(config: Config, args) -> int:
-    store = open_store(config)
     files = collect_files(args.paths)
-    pipeline = Pipeline(config, store)
+    service = MailroomService(config)
+    store, pipeline = service.store, service.coordinator
     recover_incoming(config, store)
     progress = ProgressLine(len(files))
     try:
@@ -144,10 +153,10 @@ def cmd_process(config: Config, args) -> int:
             progress(pipeline)
         pipeline.run_until_idle(progress)
         for row_id in list(pipeline.touched):  # duplicates of files processed in this same run
-            if store.get_input(row_id).state == "duplicate":
+            if store.get_input(row_id).state == InputState.DUPLICATE:
                 pipeline.submit(row_id)
     finally:
-        pipeline.shutdown()
+        service.close()
         progress.done()
     lines = report_lines(store, pipeline.touched)
     if args.report:
@@ -158,22 +167,23 @@ def cmd_process(config: Config, args) -> int:
         if line["status"] == QUARANTINED:
             print(f"quarantined: {line['source']}: {line['reason']}", file=sys.stderr)
     print(f"{len(files)} file(s) → {len(lines)} document(s): {format_summary(summary_counts(lines))}")
-    return 0
+    return outcome(lines)
 
 
 def run_service(config: Config, stop: threading.Event, with_review: bool) -> int:
     """watch and serve: claim settled files, run the stages, retry failed publications."""
     log = logging.getLogger("mailroom")
-    store = open_store(config)
-    pipeline = Pipeline(config, store)
+    service = MailroomService(config)
+    store, pipeline = service.store, service.coordinator
     review_server = None
     if with_review:
         from .review.server import start as start_review
         try:
-            review_server = start_review(config)
+            review_server = start_review(config, service=service)  # decisions use the same publisher
         except RuntimeError as error:  # the port is taken, most often
             print(f"error: the review app cannot start: {error}", file=sys.stderr)
-            return 1
+            service.close()
+            return ExitCode.FAILED
         log.info("review app on %s", review_server.url)
     recover_incoming(config, store)
     resumed = pipeline.resume()
@@ -195,11 +205,11 @@ def run_service(config: Config, stop: threading.Event, with_review: bool) -> int
             if time.monotonic() - last_retry >= PUBLISH_RETRY_SECONDS:
                 last_retry = time.monotonic()
                 pipeline.retry_due_publications()
-                for row in store.inputs("duplicate"):
+                for row in store.inputs(InputState.DUPLICATE):
                     pipeline.submit(row.id)
     finally:
         watcher.stop()
-        pipeline.shutdown(wait_for_running=True)
+        service.close(wait=True)
         if review_server is not None:
             review_server.stop()
         store.close()
@@ -263,21 +273,21 @@ def cmd_status(config: Config, args) -> int:
 def cmd_retry(config: Config, args) -> int:
     from .quarantine import release_input
 
-    store = open_store(config)
-    pipeline = Pipeline(config, store)
+    service = MailroomService(config)
+    store, pipeline = service.store, service.coordinator
     retried = []
     try:
         if args.failed:
             for doc in store.documents(PUBLISH_FAILED):
                 store.journal("retried", doc.input_id, doc.id, actor="cli")
                 retried.append(pipeline.publish(doc, actor="cli"))
-            for row in store.inputs("quarantined"):
+            for row in store.inputs(InputState.QUARANTINED):
                 release_input(config, store, row)
                 pipeline.submit(row.id)
         else:
             row = store.get_input(args.id)
             doc = store.get_document(args.id)
-            if row is not None and row.state == "quarantined":
+            if row is not None and row.state == InputState.QUARANTINED:
                 release_input(config, store, row)
                 pipeline.submit(row.id)
             elif doc is not None and doc.state == PUBLISH_FAILED:
@@ -288,13 +298,13 @@ def cmd_retry(config: Config, args) -> int:
                 state = known.state if known else None
                 print(f"error: {args.id} is {'unknown' if known is None else 'in state ' + state}: only quarantined "
                       "inputs and failed publications can be retried", file=sys.stderr)
-                return 1
+                return ExitCode.USAGE
         pipeline.run_until_idle()
     finally:
-        pipeline.shutdown()
+        service.close()
     lines = report_lines(store, pipeline.touched) + [d.report_line() for d in retried]
     print(f"retried: {format_summary(summary_counts(lines))}")
-    return 0
+    return outcome(lines)
 
 
 def cmd_config_show(config: Config, args) -> int:
@@ -346,7 +356,7 @@ def cmd_doctor(config: Config, args) -> int:
     checks = doctor_checks(config)
     for ok, what, fix in checks:
         print(f"{'ok  ' if ok else 'FAIL'} {what}" + ("" if ok or not fix else f"  → {fix}"))
-    return 0 if all(ok for ok, _, _ in checks) else 1
+    return ExitCode.OK if all(ok for ok, _, _ in checks) else ExitCode.FAILED
 
 
 # -- parser ---------------------------------------------------------------------------------------
@@ -396,14 +406,17 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     try:
         config = load_config(Path(args.home), args.config)
-    except ConfigError as error:
-        print(f"configuration error: {error}", file=sys.stderr)
-        return 2
-    try:
-        return args.handler(config, args) or 0
+        return int(args.handler(config, args) or ExitCode.OK)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+    except MailroomError as error:  # the one place errors become words and exit codes
+        prefix = "configuration error" if error.code == "config-invalid" else f"error ({error.code})"
+        print(f"{prefix}: {error}", file=sys.stderr)
+        return int(error.exit_code)
     except FileNotFoundError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
 
 
 if __name__ == "__main__":

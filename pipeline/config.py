@@ -17,11 +17,11 @@ from pathlib import Path
 
 DEFAULT_CONFIG = Path(__file__).with_name("default.toml")
 SPLIT_MODE = re.compile(r"^(separator|none|pages:[1-9][0-9]*)$")
+RUNNER_BACKENDS = {"local"}  # a distributed backend adds its name here
 CATEGORY_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
-class ConfigError(ValueError):
-    """A configuration value is wrong; the message names the file and key."""
+from .errors import ConfigError  # noqa: E402  (re-exported: a configuration value is wrong, the message names it)
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class InboxConfig:
 @dataclass(frozen=True)
 class RunnerConfig:
     workers: int = 0
+    backend: str = "local"   # where splits and page OCR run: "local" (a process pool on this machine)
 
     @property
     def worker_count(self) -> int:
@@ -260,6 +261,8 @@ def _validate(config: Config) -> None:
         fail("ocr.confidence_floor", "must be between 0 and 100")
     if config.runner.workers < 0:
         fail("runner.workers", "must be 0 (one per core) or more")
+    if config.runner.backend not in RUNNER_BACKENDS:
+        fail("runner.backend", f"must be one of {', '.join(sorted(RUNNER_BACKENDS))}")
     if config.publish.backend not in ("local", "sharepoint"):
         fail("publish.backend", 'must be "local" or "sharepoint"')
     if config.sharepoint.auth not in ("certificate", "ntlm", "token"):

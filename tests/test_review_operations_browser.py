@@ -62,6 +62,7 @@ def log_in(page, url: str, user: str, password: str | None = None) -> None:
     page.fill("#username", user)
     page.fill("#password", password or PASSWORDS[user])
     page.keyboard.press("Enter")
+    page.wait_for_url(lambda address: "/login" not in address)
 
 
 def assert_accessible(page, axe) -> None:

@@ -5,9 +5,11 @@ stylesheet requires a session; every form carries a CSRF token; only documents
 in the review state can be seen or changed here, only by supervisors, and an
 account limited to some categories sees only the letters of those categories
 (any other is a 404, like a document that does not exist). Decisions are
-carried out by ``pipeline.runner`` so that a reviewed letter is routed,
-published and journaled exactly like one the machine was sure of. Account
-pages (own password; accounts for admins) live in ``accounts.py``.
+carried out by the shared ``MailroomService`` (``pipeline.decisions``) so that a
+reviewed letter is routed, published and journaled exactly like one the machine
+was sure of, with the same publisher. A letter someone else already handled
+answers 409 « Ce courrier a déjà été traité par X à HH:MM ». Account pages (own
+password; accounts for admins) live in ``accounts.py``.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..config import Config
+from ..errors import DecisionError
 from ..records import REVIEW, Document
 from ..store import Store
 from . import accounts, queries
@@ -61,8 +64,24 @@ class FormError(ValueError):
     """A value of the decision form that cannot be used; the message is shown to the supervisor."""
 
 
-def create_app(config: Config, store: Store | None = None) -> FastAPI:
-    store = store or Store(config.database_path)
+def already_handled(by: str | None, at: str | None) -> str:
+    """The French message a supervisor sees when someone else acted first."""
+    moment = _moment(at)
+    when = f" à {moment.astimezone():%H:%M}" if moment else ""
+    return f"Ce courrier a déjà été traité par {by or 'mailroom'}{when}."
+
+
+def create_app(config: Config, store: Store | None = None, service=None) -> FastAPI:
+    """``service`` is the long-lived ``MailroomService`` (shared with the watcher under `mailroom serve`);
+    one is made here when the app runs alone. It is built lazily: it imports OCR and the models."""
+    store = store or (service.store if service is not None else Store(config.database_path))
+    services = [service]
+
+    def shared_service():
+        if services[0] is None:
+            from ..service import MailroomService
+            services[0] = MailroomService(config, store)
+        return services[0]
     sessions = Sessions.for_config(config, store)
     throttle, clients = Throttle(), ClientAddress(config.review.trusted_proxies)
     https = config.review.public_url.startswith("https://")
@@ -72,6 +91,7 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
                                  deadline=format_deadline)
     app = FastAPI(title="mailroom — revue", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.config, app.state.store, app.state.sessions, app.state.throttle = config, store, sessions, throttle
+    app.state.service = shared_service
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     def category_label(category_id: str | None) -> str:
@@ -161,6 +181,19 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
         if not sessions.csrf_ok(request.state.session_id, form.get("csrf")):
             raise HTTPException(403, "Formulaire expiré ou invalide (jeton CSRF). Rechargez la page et recommencez.")
 
+    def decided_elsewhere(request: Request, error: DecisionError) -> Response:
+        """409: another supervisor (or the machine) handled this letter first; nothing was changed."""
+        message = already_handled(error.by, error.at)
+        return render(request, "error.html", status=409, message=message, status_code=409)
+
+    def pending_decision(document_id: str) -> Document:
+        """The letter to decide on; a decided one raises ``DecisionError`` (409), an unknown one 404."""
+        doc = store.get_document(document_id) if SAFE_ID.match(document_id) else None
+        if doc is not None and doc.state != "review":
+            by, at = store.last_move(doc.id, doc.state)
+            raise DecisionError("déjà traité", code="already-decided", by=by, at=at)
+        return waiting_document(document_id)
+
     def waiting_document(document_id: str, session: Session | None = None) -> Document:
         scope = session.may_see if session else queries.everything
         doc = queries.review_document(store, document_id, scope) if SAFE_ID.match(document_id) else None
@@ -169,11 +202,16 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
         return doc
 
     async def in_scope(request: Request, document_id: str):
-        """Around a decision: a letter outside the account's categories does not exist for it; after the
-        decision, a letter sent out of those categories (a misroute leaving the queue) is journaled."""
+        """Around a decision: a letter outside the account's categories does not exist for it (404; the
+        endpoint answers for unknown and already decided letters); after the decision, a letter sent out of
+        those categories (a misroute leaving the queue) is journaled."""
         session = current(request)
-        before = await run_in_threadpool(waiting_document, document_id, session)
+        before = await run_in_threadpool(store.get_document, document_id) if SAFE_ID.match(document_id) else None
+        if before is not None and not session.may_see(queries.categories_of(before)):
+            raise HTTPException(404, "Ce document n'est pas (ou plus) dans la file d'attente.")
         yield
+        if before is None or before.state != REVIEW:
+            return
         if not session.categories:
             return
         after = await run_in_threadpool(store.get_document, document_id)
@@ -263,7 +301,10 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
 
     @app.post("/documents/{document_id}/decision", dependencies=[Depends(csrf), Depends(in_scope)])
     async def decide(request: Request, document_id: str, session: Session = Depends(supervisor)) -> Response:
-        doc = await run_in_threadpool(waiting_document, document_id)
+        try:
+            doc = await run_in_threadpool(pending_decision, document_id)
+        except DecisionError as error:
+            return decided_elsewhere(request, error)
         form = await request.form()
         try:
             category, fields = _decision_from_form(config, doc, form)
@@ -272,12 +313,12 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
             return render(request, "document.html", status=400, **context, page="document",
                           errors=[str(error)], values=_form_values(form))
         order = await run_in_threadpool(_queue_ids, store, session)
-        from .. import runner  # late: the runner imports OCR and models the app never needs at start
-
         try:
-            decided = await run_in_threadpool(runner.review_decision, config, store, doc.id, category, fields,
-                                              session.user)
-        except runner.DecisionError as error:
+            service = await run_in_threadpool(shared_service)
+            decided = await run_in_threadpool(service.decide, doc.id, category, fields, session.user)
+        except DecisionError as error:
+            if error.code == "already-decided":
+                return decided_elsewhere(request, error)
             session.flash.append(f"Décision non enregistrée : {error}")
         except Exception:  # keep the supervisor in the app; the details go to the log
             log.exception("review decision failed for %s", doc.id)
@@ -288,7 +329,10 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
 
     @app.post("/documents/{document_id}/rejection", dependencies=[Depends(csrf), Depends(in_scope)])
     async def reject(request: Request, document_id: str, session: Session = Depends(supervisor)) -> Response:
-        doc = await run_in_threadpool(waiting_document, document_id)
+        try:
+            doc = await run_in_threadpool(pending_decision, document_id)
+        except DecisionError as error:
+            return decided_elsewhere(request, error)
         form = await request.form()
         reason = " ".join(str(form.get("reason", "")).split())[:MAX_REASON]
         if not reason:
@@ -296,11 +340,12 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
             return render(request, "document.html", status=400, **context, page="document", values=None,
                           errors=["Indiquez pourquoi ce document n'est pas un courrier."], reject_open=True)
         order = await run_in_threadpool(_queue_ids, store, session)
-        from .. import runner
-
         try:
-            await run_in_threadpool(runner.reject_document, config, store, doc.id, reason, session.user)
-        except runner.DecisionError as error:
+            service = await run_in_threadpool(shared_service)
+            await run_in_threadpool(service.reject, doc.id, reason, session.user)
+        except DecisionError as error:
+            if error.code == "already-decided":
+                return decided_elsewhere(request, error)
             session.flash.append(f"Rejet non enregistré : {error}")
         except Exception:
             log.exception("rejection failed for %s", doc.id)
