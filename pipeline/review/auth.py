@@ -30,6 +30,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from ..config import Config
+from ..errors import ExitCode, MailroomError
 from ..store import Store
 
 ROLES = ("supervisor", "viewer", "admin")
@@ -49,8 +50,11 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("mailroom-dummy-password")
 
 
-class AccountError(ValueError):
-    """A name, role or password that cannot be accepted; the message is French, for the operator."""
+class AccountError(MailroomError):
+    """A name, role, category or password that cannot be accepted; the message is French, for the operator."""
+
+    code = "account-refused"
+    exit_code = ExitCode.USAGE
 
 
 def check_new_account(name: str, password: str, role: str) -> None:

@@ -8,6 +8,7 @@ import sys
 import threading
 
 from ..config import Config
+from ..errors import ExitCode
 from ..store import Store
 from .auth import (MIN_PASSWORD_LENGTH, ROLE_LABELS, ROLES, AccountError, check_new_account, check_role,
                    hash_password, parse_categories)
@@ -60,7 +61,7 @@ def add_user(config: Config, args: argparse.Namespace) -> int:
         check_new_account(args.name, password, args.role)
     except AccountError as error:
         print(f"mailroom users add : {error}", file=sys.stderr)
-        return 2
+        return error.exit_code
     except (EOFError, KeyboardInterrupt):
         print("mailroom users add : abandon, aucun compte créé", file=sys.stderr)
         return 1
@@ -80,14 +81,14 @@ def set_user(config: Config, args: argparse.Namespace) -> int:
             check_role(args.role)
     except AccountError as error:
         print(f"mailroom users set : {error}", file=sys.stderr)
-        return 2
+        return error.exit_code
     if args.role is None and categories is None:
         print("mailroom users set : rien à changer (--role ou --categories)", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     store = Store(config.database_path)
     if not store.set_user(args.name, "cli", role=args.role, categories=categories):
         print(f"mailroom users set : aucun compte « {args.name} » (mailroom users add pour le créer)", file=sys.stderr)
-        return 1
+        return ExitCode.FAILED
     user = store.get_user(args.name)
     print(f"compte {args.name} mis à jour (rôle : {user['role']}, catégories : {_shown(user['categories'])})")
     return 0
