@@ -14,6 +14,7 @@ from ..config import Config
 from ..records import (PUBLISH_FAILED, PUBLISHED, QUARANTINED, REJECTED, REVIEW, ROUTE_SUPERVISOR, ROUTED,
                        Document)
 from ..store import InputRow, Store
+from ..trace.report import trace_status
 
 AUTO_STATES = {ROUTED, PUBLISHED, PUBLISH_FAILED}
 
@@ -122,6 +123,7 @@ class Dashboard:
     publish_failures: list[Document]
     states: dict[str, int]
     throughput: list[Throughput] = field(default_factory=list)
+    trace: dict | None = None   # the reliable copy: timestamps, last integrity check (trace.report)
 
 
 def _period_rows(store: Store, since: datetime, scope: Scope = everything) -> list[dict]:
@@ -220,4 +222,5 @@ def dashboard(config: Config, store: Store, now: datetime | None = None, limit: 
         publish_failures=sorted(failures, key=received)[:limit],
         states=store.document_counts(),
         throughput=throughput(store, today_start - timedelta(days=days - 1), scope, me),
+        trace=trace_status(config, store, disk=False),
     )
