@@ -147,6 +147,9 @@ class Document:
     uid: str = field(default_factory=new_uid)  # global identity (UUIDv7), set once, in the PDF and the library
     pdf_sha256: str | None = None    # checksum of the PDF once its final metadata is written (what gets published)
     resume_state: str | None = None  # for a quarantined document: the state `mailroom retry` resumes it from
+    timestamp: dict[str, Any] | None = None  # RFC 3161 token over pdf_sha256: {"time", "serial", "token"}
+    timestamp_attempts: int = 0      # failed requests to the time-stamping authority
+    timestamp_retry_after: str | None = None
 
     @property
     def pages(self) -> int:
@@ -185,6 +188,8 @@ class Document:
             "dropped_pages": self.dropped_pages,
             "received_at": self.received_at,
             "pdf": self.pdf,
+            "pdf_sha256": self.pdf_sha256,
+            "timestamp": self.timestamp,
         }
 
 

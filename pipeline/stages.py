@@ -259,6 +259,9 @@ def _publish(doc: Document, ctx: StageContext) -> Document:
                  already_there=result.already_there, pdf_sha256=doc.pdf_sha256, uid=doc.uid)
     if doc.state == PUBLISHED:
         log.info("%s (%s, %d p.) published: %s", doc.id, doc.source, doc.pages, result.destination)
+        if ctx.config.trace.enabled:  # the reliable copy: fingerprint and context journaled, then the timestamp
+            from .trace.stamp import after_publish
+            doc = after_publish(ctx.config, ctx.store, doc, ctx.actor)
     return doc
 
 

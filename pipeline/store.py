@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .records import DOCUMENT_TRANSITIONS, INPUT_TRANSITIONS, Document, allowed, new_uid
+from .trace import chain
 
 INSTALLATION_FILE = "installation-id"
 
@@ -71,6 +72,13 @@ CREATE TRIGGER IF NOT EXISTS events_append_only_update BEFORE UPDATE ON events
 BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS events_append_only_delete BEFORE DELETE ON events
 BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
+
+CREATE TABLE IF NOT EXISTS checks (   -- the last integrity check of each document (mailroom verify)
+    document_id TEXT PRIMARY KEY,
+    at TEXT NOT NULL,
+    ok INTEGER NOT NULL,
+    problems TEXT NOT NULL DEFAULT '[]'
+);
 
 CREATE TABLE IF NOT EXISTS users (
     name TEXT PRIMARY KEY,
@@ -138,6 +146,14 @@ class Event:
     document_id: str | None
     actor: str
     details: dict[str, Any]
+    prev_hash: str | None = None
+    prev_doc_hash: str | None = None
+    hash: str | None = None
+
+
+CHAIN_COLUMNS = ("prev_hash", "prev_doc_hash", "hash")
+APPEND_ONLY_UPDATE = """CREATE TRIGGER IF NOT EXISTS events_append_only_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END"""
 
 
 class Store:
@@ -147,6 +163,7 @@ class Store:
         self._local = threading.local()
         self._db().executescript(SCHEMA)  # executescript manages its own transaction
         self._migrate()
+        self._migrate_chain()  # before anything is journaled: every new event is chained
         self.installation_id = self._installation_id()
 
     def _migrate(self) -> None:
@@ -228,12 +245,68 @@ class Store:
             db.close()
             self._local.db = None
 
+    def _migrate_chain(self) -> None:
+        """A database made before the journal was chained gets the chain columns; the events it
+        already holds are chained once, in order, and the append-only trigger is put back."""
+        db = self._db()
+        if {"hash"} <= {row["name"] for row in db.execute("PRAGMA table_info(events)")}:
+            return
+        with self._tx() as db:
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(events)")}
+            if "hash" in columns:  # another process migrated it meanwhile
+                return
+            for column in CHAIN_COLUMNS:
+                db.execute(f"ALTER TABLE events ADD COLUMN {column} TEXT")
+            db.execute("CREATE INDEX IF NOT EXISTS events_hash ON events(hash)")
+            rows = [dict(row) for row in db.execute("SELECT * FROM events ORDER BY id")]
+            if not rows:
+                return
+            db.execute("DROP TRIGGER IF EXISTS events_append_only_update")
+            previous, last_of = chain.GENESIS, {}
+            for row in rows:
+                key = chain.subject(row)
+                row["prev_hash"], row["prev_doc_hash"] = previous, last_of.get(key, chain.GENESIS) if key else None
+                row["hash"] = chain.event_hash(row)
+                db.execute("UPDATE events SET prev_hash = ?, prev_doc_hash = ?, hash = ? WHERE id = ?",
+                           (row["prev_hash"], row["prev_doc_hash"], row["hash"], row["id"]))
+                previous = row["hash"]
+                if key:
+                    last_of[key] = row["hash"]
+            db.execute(APPEND_ONLY_UPDATE)
+            self._journal(db, "journal-chained", events=len(rows))
+
     # -- journal ------------------------------------------------------------
-    def _journal(self, db, kind: str, input_id=None, document_id=None, actor="mailroom", **details) -> None:
+    def _journal(self, db, kind: str, input_id=None, document_id=None, actor="mailroom", **details) -> int:
+        """The one place that writes the journal: each event is chained to the one before it."""
+        next_id = db.execute("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)"
+                             " + 1").fetchone()[0]
+        last = db.execute("SELECT hash FROM events ORDER BY id DESC LIMIT 1").fetchone()
+        event = {"id": next_id, "at": now_iso(), "kind": kind, "input_id": input_id, "document_id": document_id,
+                 "actor": actor, "details": json.dumps(details, ensure_ascii=False, default=str),
+                 "prev_hash": last["hash"] if last else chain.GENESIS, "prev_doc_hash": None}
+        if document_id:
+            before = db.execute("SELECT hash FROM events WHERE document_id = ? ORDER BY id DESC LIMIT 1",
+                                (document_id,)).fetchone()
+        elif input_id:
+            before = db.execute("SELECT hash FROM events WHERE input_id = ? AND document_id IS NULL"
+                                " ORDER BY id DESC LIMIT 1", (input_id,)).fetchone()
+        if document_id or input_id:
+            event["prev_doc_hash"] = before["hash"] if before else chain.GENESIS
+        event["hash"] = chain.event_hash(event)
         db.execute(
-            "INSERT INTO events(at, kind, input_id, document_id, actor, details) VALUES (?,?,?,?,?,?)",
-            (now_iso(), kind, input_id, document_id, actor, json.dumps(details, ensure_ascii=False, default=str)),
-        )
+            "INSERT INTO events(id, at, kind, input_id, document_id, actor, details, prev_hash, prev_doc_hash, hash)"
+            " VALUES (:id, :at, :kind, :input_id, :document_id, :actor, :details, :prev_hash, :prev_doc_hash, :hash)",
+            event)
+        return next_id
+
+    def raw_events(self, up_to: int | None = None) -> list[dict[str, Any]]:
+        """Every event as stored (details as text), in order: what the chain check reads."""
+        query = "SELECT * FROM events" + (" WHERE id <= ?" if up_to is not None else "") + " ORDER BY id"
+        return [dict(row) for row in self._db().execute(query, () if up_to is None else (up_to,))]
+
+    def event_by_id(self, event_id: int) -> dict[str, Any] | None:
+        row = self._db().execute("SELECT * FROM events WHERE id = ?", (event_id,)).fetchone()
+        return dict(row) if row else None
 
     def journal(self, kind: str, input_id=None, document_id=None, actor="mailroom", **details) -> None:
         with self._tx() as db:
@@ -251,8 +324,27 @@ class Store:
             query += " AND kind = ?"
             args.append(kind)
         rows = self._db().execute(query + " ORDER BY id", args).fetchall()
-        return [Event(r["id"], r["at"], r["kind"], r["input_id"], r["document_id"], r["actor"], json.loads(r["details"]))
-                for r in rows]
+        return [_event(r) for r in rows]
+
+    # -- integrity checks (mailroom verify) -----------------------------------------
+    def record_checks(self, results: dict[str, list[str]], **summary) -> None:
+        """The outcome of one verify run: per document, and one journal event for the run."""
+        at = now_iso()
+        with self._tx() as db:
+            for document_id, problems in results.items():
+                db.execute("INSERT OR REPLACE INTO checks(document_id, at, ok, problems) VALUES (?,?,?,?)",
+                           (document_id, at, 0 if problems else 1, json.dumps(problems, ensure_ascii=False)))
+            self._journal(db, "verified", documents=len(results),
+                          problems=sum(len(p) for p in results.values()), **summary)
+
+    def checks(self) -> dict[str, dict[str, Any]]:
+        rows = self._db().execute("SELECT * FROM checks").fetchall()
+        return {r["document_id"]: {"at": r["at"], "ok": bool(r["ok"]), "problems": json.loads(r["problems"])}
+                for r in rows}
+
+    def last_event(self, kind: str) -> Event | None:
+        row = self._db().execute("SELECT * FROM events WHERE kind = ? ORDER BY id DESC LIMIT 1", (kind,)).fetchone()
+        return _event(row) if row else None
 
     # -- inputs ---------------------------------------------------------------
     def add_input(self, sha256: str, original_name: str, spool_path: str, received_at: str,
@@ -466,6 +558,11 @@ class Store:
     def examples(self) -> list[dict[str, Any]]:
         rows = self._db().execute("SELECT document_id, category, text, source, actor, at FROM examples ORDER BY id")
         return [dict(r) for r in rows.fetchall()]
+
+
+def _event(r: sqlite3.Row) -> Event:
+    return Event(r["id"], r["at"], r["kind"], r["input_id"], r["document_id"], r["actor"], json.loads(r["details"]),
+                 r["prev_hash"], r["prev_doc_hash"], r["hash"])
 
 
 def _input_row(row: sqlite3.Row) -> InputRow:

@@ -34,7 +34,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from ..config import Category, Config
 from ..records import Document, PublishResult
@@ -330,6 +330,13 @@ class SharePointPublisher:
         content = self.connection.run(f"reading {remote.name}",
                                       lambda ctx: ctx.web.get_file_by_id(remote.unique_id).get_content())
         return hashlib.sha256(content.value or b"").hexdigest()
+
+    def fetch_content(self, destination: str) -> bytes:
+        """The bytes of a published file, by the absolute URL publish() returned (mailroom verify --remote)."""
+        path = unquote(urlsplit(destination).path)
+        content = self.connection.run(f"downloading {path}",
+                                      lambda ctx: ctx.web.get_file_by_server_relative_url(path).get_content())
+        return content.value or b""
 
     def absolute_url(self, server_relative: str) -> str:
         return self.origin + quote(server_relative, safe="/")
