@@ -253,11 +253,30 @@ def status_data(store: Store) -> dict:
     }
 
 
+def cmd_worker(config: Config, args) -> int:
+    from .distributed.app import run_worker
+
+    if args.concurrency < 0:
+        raise SystemExit("mailroom worker: --concurrency must be 1 or more")
+    queues = [q.strip() for q in args.queues.split(",") if q.strip()]
+    return run_worker(config, args.concurrency or config.runner.worker_count, queues, args.hostname or None)
+
+
+def queue_status(config: Config) -> dict | None:
+    """The Celery queue and its live workers (None with the local backend)."""
+    if config.runner.backend != "celery":
+        return None
+    from .distributed.app import broker_state
+
+    return broker_state(config)
+
+
 def cmd_status(config: Config, args) -> int:
     from .trace.report import status_lines, trace_status
 
     store = open_store(config)
     data = status_data(store)
+    data["queue"] = queue_status(config)
     data["trace"] = trace_status(config, store)
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
@@ -267,6 +286,14 @@ def cmd_status(config: Config, args) -> int:
     oldest = data["oldest_waiting"]
     print(f"Oldest waiting: {oldest['id']} ({oldest['state']}, received {oldest['received_at']})" if oldest
           else "Oldest waiting: nothing is waiting")
+    queue = data["queue"]
+    if queue is not None and not queue["available"]:
+        print(f"Queue: « file d'attente indisponible » ({config.runner.broker_url}: {queue['error']})")
+    elif queue is not None:
+        print(f"Queue: {config.runner.queue}, {queue['queued']} page(s) waiting; "
+              f"{len(queue['workers'])} live worker(s)" + (":" if queue["workers"] else ""))
+        for name, queues in queue["workers"].items():
+            print(f"  {name}  queues: {', '.join(queues)}")
     if data["quarantined"]:
         print(f"Quarantined ({len(data['quarantined'])}):")
         for item in data["quarantined"]:
@@ -360,6 +387,11 @@ def doctor_checks(config: Config) -> list[tuple[bool, str, str]]:
         problems = [str(error)]
     checks.append((not problems, f"publish target ({config.publish.backend})" +
                    (": " + "; ".join(problems) if problems else ""), "see the problems above"))
+    queue = queue_status(config)
+    if queue is not None:
+        checks.append((queue["available"], f"Redis queue {config.runner.broker_url}" +
+                       (f" ({queue['error']})" if queue["error"] else f", {len(queue['workers'])} live worker(s)"),
+                       "start redis-server, check [runner] broker_url and $" + config.runner.password_env))
     from .trace.report import doctor_check
     checks.append(doctor_check(config))
     return checks
@@ -406,6 +438,12 @@ def build_parser() -> argparse.ArgumentParser:
     config_sub.add_parser("show", help="the effective configuration as TOML").set_defaults(handler=cmd_config_show)
 
     sub.add_parser("doctor", help="check the installation").set_defaults(handler=cmd_doctor)
+
+    worker = sub.add_parser("worker", help="read pages from the Redis queue ([runner] backend = \"celery\")")
+    worker.add_argument("--concurrency", type=int, default=0, help="pages read at once (default: one per core)")
+    worker.add_argument("--queues", default="", help="comma-separated queues (default: [runner] queue)")
+    worker.add_argument("--hostname", default="", help="worker name shown by status (default: celery@host)")
+    worker.set_defaults(handler=cmd_worker)
 
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(sub)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 DEFAULT_CONFIG = Path(__file__).with_name("default.toml")
 SPLIT_MODE = re.compile(r"^(separator|none|pages:[1-9][0-9]*)$")
-RUNNER_BACKENDS = {"local"}  # a distributed backend adds its name here
+RUNNER_BACKENDS = {"local", "celery"}
 CATEGORY_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
@@ -41,7 +41,14 @@ class InboxConfig:
 @dataclass(frozen=True)
 class RunnerConfig:
     workers: int = 0
-    backend: str = "local"   # where splits and page OCR run: "local" (a process pool on this machine)
+    backend: str = "local"                      # "local" (process pool) | "celery" (workers on other machines)
+    broker_url: str = "redis://127.0.0.1:6379/0"
+    result_backend: str = ""                    # empty = the broker's URL
+    password_env: str = "MAILROOM_REDIS_PASSWORD"  # Redis password, put into both URLs when they have none
+    queue: str = "mailroom"
+    visibility_timeout: float = 3600            # seconds before a page taken by a lost worker is given again
+    max_message_mb: float = 64                  # one page (or one page's result) per message, at most this
+    page_attempts: int = 3                      # workers lost on one page before it is declared poison
 
     @property
     def worker_count(self) -> int:
@@ -292,6 +299,19 @@ def _validate(config: Config) -> None:
         fail("runner.workers", "must be 0 (one per core) or more")
     if config.runner.backend not in RUNNER_BACKENDS:
         fail("runner.backend", f"must be one of {', '.join(sorted(RUNNER_BACKENDS))}")
+    for key in ("broker_url", "result_backend"):
+        url = getattr(config.runner, key)
+        if (url or key == "broker_url") and not url.startswith(("redis://", "rediss://", "unix://")):
+            fail(f"runner.{key}", "must be a redis://, rediss:// (TLS) or unix:// URL")
+    if config.runner.visibility_timeout <= config.ocr.timeout_seconds:
+        fail("runner.visibility_timeout", f"must be longer than the slowest page (ocr.timeout_seconds = "
+             f"{config.ocr.timeout_seconds:g}), or pages still being read would be given to a second worker")
+    if config.runner.max_message_mb <= 0:
+        fail("runner.max_message_mb", "must be positive")
+    if config.runner.page_attempts < 1:
+        fail("runner.page_attempts", "must be 1 or more")
+    if not re.match(r"^[A-Za-z0-9_.-]+$", config.runner.queue):
+        fail("runner.queue", "letters, digits, '.', '_' and '-' only")
     if config.publish.backend not in ("local", "sharepoint"):
         fail("publish.backend", 'must be "local" or "sharepoint"')
     if config.sharepoint.auth not in ("certificate", "ntlm", "token"):
@@ -342,6 +362,11 @@ def load_config(home: Path, config_file: Path | None = None) -> Config:
             raw["categories"] = {}
         raw = _merge(raw, user)
 
+    return build_config(raw, home, source)
+
+
+def build_config(raw: dict, home: Path, source: str) -> Config:
+    """Merged raw tables (defaults included) → validated Config; ``source`` names them in errors."""
     known_sections = {"watch", "inboxes", "runner", "ingest", "split", "ocr", "classify", "publish",
                       "sharepoint", "review", "trace", "categories"}
     unknown = sorted(set(raw) - known_sections)

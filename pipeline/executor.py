@@ -138,4 +138,7 @@ def make_executor(config: Config, workers: int | None = None):
     backend = config.runner.backend
     if backend == "local":
         return LocalExecutor(config, workers)
+    if backend == "celery":  # workers on any machine, through Redis (pipeline/distributed/)
+        from .distributed.executor import CeleryExecutor
+        return CeleryExecutor(config, workers)
     raise ValueError(f"runner.backend: unknown backend {backend!r}")
