@@ -353,11 +353,9 @@ def load_config(home: Path, config_file: Path | None = None) -> Config:
     source = str(DEFAULT_CONFIG)
     if config_file is None and (home / "mailroom.toml").is_file():
         config_file = home / "mailroom.toml"
-    user_ocr: dict = {}
     if config_file is not None:
         source = str(config_file)
         user = _read_toml(Path(config_file))
-        user_ocr = user.get("ocr", {}) if isinstance(user.get("ocr"), dict) else {}
         if "categories" in user:  # categories are replaced as a whole, never merged
             raw["categories"] = {}
         raw = _merge(raw, user)
@@ -405,7 +403,9 @@ def build_config(raw: dict, home: Path, source: str) -> Config:
         trace=_build(TraceConfig, raw.get("trace", {}), "trace", source),
         categories=categories,
     )
-    if config.trace.enabled and "pdfa" not in user_ocr:  # archival format by default for a reliable copy
+    ocr_table = raw.get("ocr", {})
+    if config.trace.enabled and isinstance(ocr_table, dict) and "pdfa" not in ocr_table:
+        # default.toml leaves pdfa unset: PDF/A-2b is the archival default of a reliable copy
         config = dataclasses.replace(config, ocr=dataclasses.replace(config.ocr, pdfa=True))
     _validate(config)
     return config
