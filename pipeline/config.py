@@ -7,6 +7,7 @@ the file without reading code.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import tomllib
@@ -119,6 +120,10 @@ class ReviewConfig:
     host: str = "127.0.0.1"
     port: int = 8000
     secret_key_file: str = ""
+    public_url: str = ""                      # e.g. https://courrier.departement.fr behind a proxy
+    trusted_proxies: tuple[str, ...] = ()     # addresses/networks whose X-Forwarded-* headers are believed
+    session_idle_minutes: int = 480
+    session_hours: int = 12
 
 
 @dataclass(frozen=True)
@@ -257,6 +262,10 @@ def _coerce(value, expected, where: str):
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             raise ConfigError(f"{where}: expected a table of strings")
         return dict(value)
+    if origin is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: expected a list of strings")
+        return tuple(value)
     if expected in (str, int, float, bool):
         if type(value) is not expected:
             raise ConfigError(f"{where}: expected {expected.__name__}, got {type(value).__name__} {value!r}")
@@ -318,6 +327,15 @@ def _validate(config: Config) -> None:
         fail("sharepoint.auth", 'must be "certificate", "ntlm" or "token"')
     if config.publish.backend == "sharepoint" and not config.sharepoint.site_url.startswith(("http://", "https://")):
         fail("sharepoint.site_url", "must be the site's http(s) URL when publish.backend is \"sharepoint\"")
+    if config.review.public_url and not config.review.public_url.startswith(("http://", "https://")):
+        fail("review.public_url", "must start with http:// or https://")
+    for proxy in config.review.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            fail("review.trusted_proxies", f"{proxy!r} is not an IP address or network")
+    if config.review.session_idle_minutes < 1 or config.review.session_hours < 1:
+        fail("review.session_idle_minutes", "session durations must be at least 1")
     if not config.categories:
         fail("categories", "at least one category is needed")
     if "autre" not in config.categories:
