@@ -103,6 +103,14 @@ class SharePointConfig:
     timeout_seconds: float = 60
     max_attempts: int = 6
     chunk_size: int = 4 * 1024 * 1024
+    authority: str = "https://login.microsoftonline.com"
+    key_passphrase_env: str = "MAILROOM_SHAREPOINT_KEY_PASSPHRASE"
+    ca_file: str = ""
+    organisation: str = "Mailroom"
+    max_wait_seconds: float = 5
+    redirect_poll_seconds: float = 60
+    redirect_column: str = "Réorienter vers"
+    redirect_note_column: str = "Remarque mailroom"
     columns: dict[str, str] = field(default_factory=dict)
 
 
@@ -257,6 +265,16 @@ def _validate(config: Config) -> None:
         fail("sharepoint.auth", 'must be "certificate", "ntlm" or "token"')
     if config.publish.backend == "sharepoint" and not config.sharepoint.site_url.startswith(("http://", "https://")):
         fail("sharepoint.site_url", "must be the site's http(s) URL when publish.backend is \"sharepoint\"")
+    if not config.sharepoint.authority.startswith("https://"):
+        fail("sharepoint.authority", "must be an https URL, e.g. https://login.microsoftonline.com")
+    if "|" in config.sharepoint.organisation or not config.sharepoint.organisation.strip():
+        fail("sharepoint.organisation", "must be a name without '|' (it goes into the User-Agent)")
+    if config.sharepoint.max_wait_seconds < 0:
+        fail("sharepoint.max_wait_seconds", "must be 0 or more")
+    if config.sharepoint.redirect_poll_seconds <= 0:
+        fail("sharepoint.redirect_poll_seconds", "must be more than 0")
+    if config.sharepoint.ca_file and not Path(config.sharepoint.ca_file).is_file():
+        fail("sharepoint.ca_file", f"{config.sharepoint.ca_file} is not a file")
     if not config.categories:
         fail("categories", "at least one category is needed")
     if "autre" not in config.categories:
