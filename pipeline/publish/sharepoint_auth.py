@@ -53,13 +53,22 @@ def explain(error: str, description: str) -> AuthenticationFailed:
     """The authority's refusal in French, from its AADSTS code."""
     match = re.search(r"AADSTS(\d+)", description or "")
     code = match.group(1) if match else ""
-    first_line = (description or error or "").splitlines()[0][:200]
+    said = (description[match.start():] if match else description) or error or "?"
+    first_line = said.splitlines()[0].split('"')[0][:200]
     meaning, transient = AADSTS.get(code, (None, error in ("temporarily_unavailable", "server_error")))
     if meaning is None:
         meaning = f"Entra ID refuse le jeton ({error})"
     label = f"AADSTS{code} : " if code else ""
     return AuthenticationFailed(f"authentification SharePoint impossible : {label}{meaning} — « {first_line} »",
                                 transient=transient, aadsts=code)
+
+
+def unreachable(authority: str, error: Exception) -> AuthenticationFailed:
+    if isinstance(error, requests.exceptions.SSLError):
+        return AuthenticationFailed(f"le certificat TLS de l'autorité {authority} n'est pas reconnu : donnez "
+                                    "l'autorité de certification dans sharepoint.ca_file", transient=False)
+    return AuthenticationFailed(f"the authority {authority} cannot be reached ({type(error).__name__})",
+                                transient=True)
 
 
 class TokenSource:
@@ -116,8 +125,17 @@ class TokenSource:
         except (OSError, UnicodeDecodeError) as error:
             raise AuthenticationFailed(f"the private key file named by sharepoint.key_file cannot be read "
                                        f"({type(error).__name__})", transient=False) from None
-        credential = {"private_key": key, "thumbprint": settings.thumbprint.replace(":", "")}
         passphrase = os.environ.get(settings.key_passphrase_env, "")
+        try:
+            from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+            load_pem_private_key(key.encode(), passphrase.encode() if passphrase else None)
+        except (ValueError, TypeError) as error:  # encrypted without (or with a wrong) passphrase, or not a key
+            hint = (f"la phrase secrète de l'environnement {settings.key_passphrase_env} ne l'ouvre pas" if passphrase
+                    else f"si elle est chiffrée, donnez sa phrase secrète dans {settings.key_passphrase_env}")
+            raise AuthenticationFailed(f"la clé privée de sharepoint.key_file ne s'ouvre pas ({hint})",
+                                       transient=False) from error
+        credential = {"private_key": key, "thumbprint": settings.thumbprint.replace(":", "")}
         if passphrase:
             credential["passphrase"] = passphrase
         try:
@@ -125,14 +143,10 @@ class TokenSource:
                 settings.client_id, authority=f"{settings.authority.rstrip('/')}/{settings.tenant}",
                 client_credential=credential, http_client=self.session,
                 instance_discovery=urlsplit(settings.authority).hostname == "login.microsoftonline.com")
-        except (ValueError, TypeError) as error:  # cryptography: encrypted key without (or with a wrong) passphrase
-            hint = (f"la phrase secrète de l'environnement {settings.key_passphrase_env} ne l'ouvre pas" if passphrase
-                    else f"si elle est chiffrée, donnez sa phrase secrète dans {settings.key_passphrase_env}")
-            raise AuthenticationFailed(f"la clé privée de sharepoint.key_file ne s'ouvre pas ({hint})",
-                                       transient=False) from error
+        except ValueError as error:  # MSAL's tenant discovery failed: its message carries the AADSTS code
+            raise explain("invalid_tenant", str(error)) from None
         except requests.RequestException as error:
-            raise AuthenticationFailed(f"the authority {settings.authority} cannot be reached "
-                                       f"({type(error).__name__})", transient=True) from None
+            raise unreachable(settings.authority, error) from None
 
     def _certificate(self) -> dict:
         with self._lock:
@@ -143,8 +157,7 @@ class TokenSource:
         try:
             result = app.acquire_token_for_client(scopes=[f"{host.scheme}://{host.netloc}/.default"])
         except requests.RequestException as error:
-            raise AuthenticationFailed(f"the authority {self.settings.authority} cannot be reached "
-                                       f"({type(error).__name__})", transient=True) from None
+            raise unreachable(self.settings.authority, error) from None
         except ValueError as error:  # MSAL's own complaints (an authority that is not one, a bad answer)
             raise AuthenticationFailed(f"authentification SharePoint impossible : {error}", transient=False) \
                 from None

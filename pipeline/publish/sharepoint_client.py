@@ -149,6 +149,17 @@ def describe(error) -> str:
     return f"{text}: {message}".strip().rstrip(":") if message else text
 
 
+class PinnedSession(requests.Session):
+    """A session whose own `verify` (sharepoint.ca_file, or verify_tls = false) wins over
+    REQUESTS_CA_BUNDLE, which requests otherwise prefers for callers that pass no verify (MSAL)."""
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):
+        merged = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if self.verify is not True and verify in (None, True):
+            merged["verify"] = self.verify
+        return merged
+
+
 class SharePointConnection:
     """Builds the ClientContext for the configured auth mode and runs operations with retries."""
 
@@ -168,7 +179,7 @@ class SharePointConnection:
     def _session(self) -> requests.Session:
         if self._session_ is not None:
             return self._session_
-        session = requests.Session()
+        session = PinnedSession()
         session.headers["User-Agent"] = user_agent(self.settings)
         session.verify = self.settings.ca_file or self.settings.verify_tls
         if self.settings.auth == "ntlm":
