@@ -144,7 +144,12 @@ class TokenSource:
                 client_credential=credential, http_client=self.session,
                 instance_discovery=urlsplit(settings.authority).hostname == "login.microsoftonline.com")
         except ValueError as error:  # MSAL's tenant discovery failed: its message carries the AADSTS code
-            raise explain("invalid_tenant", str(error)) from None
+            chain, cause = [], error
+            while cause is not None and len(chain) < 5:  # MSAL wraps the discovery error that has the code
+                chain.append(str(cause))
+                cause = cause.__cause__ or cause.__context__
+            said = next((text for text in chain if "AADSTS" in text), chain[0])
+            raise explain("invalid_tenant", said) from None
         except requests.RequestException as error:
             raise unreachable(settings.authority, error) from None
 
