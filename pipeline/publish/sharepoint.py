@@ -486,6 +486,15 @@ class SharePointPublisher:
             self.approvals.add(remote.url)
         return result
 
+    def refresh_approvals(self) -> int:
+        """Forget the files an approver has approved since; the number still waiting."""
+        waiting = self.approvals.all()
+        for url in waiting:
+            item = self.file_at(url)
+            if item is None or int(item.fields.get("OData__ModerationStatus", 0) or 0) == 0:
+                self.approvals.discard(url)
+        return len(self.approvals.all())
+
     def _unfinished(self, uid: str, library: Library) -> RemoteFile | None:
         """The file an interrupted attempt uploaded (noted before its first byte) and left without a uid."""
         noted = self.pending.get(uid)
@@ -519,6 +528,8 @@ class SharePointPublisher:
                 report.problems = list(library.problems)
                 report.force_checkout = library.force_checkout
                 report.columns = len(library.columns)
+                report.warnings = list(library.warnings)
+                report.settings = library.settings_for_agents()
             return list(reports.values())
 
     def check(self) -> list[str]:

@@ -300,6 +300,7 @@ class SharePointEmulator:
         self.time_zone = 3             # Web/RegionalSettings/TimeZone Id (Paris)
         self.accepts_dates_in_utc = True  # False: SharePoint Server 2016, which refuses the parameter
         self.list_view_threshold = LIST_VIEW_THRESHOLD
+        self.rate_limit: dict[str, str] = {}  # RateLimit-* headers added to every successful answer
         self.digest_lifetime = digest_lifetime
         self.lock = threading.RLock()
         self.libraries: dict[str, Library] = {}
@@ -1092,6 +1093,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         body = self.rfile.read(length) if length else b""
         status, payload, extra = self.dispatch(method, parts, shown, headers, body, fault)
+        if status < 400 and emulator.rate_limit:
+            extra = {**extra, **emulator.rate_limit}
         self.record(method, shown, status, headers, len(body))
         if fault is not None and fault.kind == "drop-after":
             self.drop()  # the server acted; the answer is lost on the way back
