@@ -259,34 +259,6 @@ def test_no_token_at_all_says_where_to_put_one(emulator, home, monkeypatch, tmp_
     assert "MAILROOM_SHAREPOINT_TOKEN" in str(caught.value)
 
 
-def test_certificate_authentication_goes_through_msal(emulator, home, monkeypatch, tmp_path):
-    import msal
-
-    key = tmp_path / "app.pem"
-    key.write_text("-----BEGIN PRIVATE KEY-----\nMIIfake\n-----END PRIVATE KEY-----\n")
-    seen = {}
-
-    class FakeApp:
-        def __init__(self, client_id, authority=None, client_credential=None, **kwargs):
-            seen.update(client_id=client_id, authority=authority, credential=client_credential)
-
-        def acquire_token_for_client(self, scopes):
-            seen["scopes"] = scopes
-            return {"access_token": "test-token", "token_type": "Bearer", "expires_in": 3600}
-
-    monkeypatch.setattr(msal, "ConfidentialClientApplication", FakeApp)
-    monkeypatch.delenv("MAILROOM_SHAREPOINT_TOKEN")
-    config = load_config(home, write_config(home, emulator, auth="certificate", tenant="contoso.onmicrosoft.com",
-                                            client_id="11111111-2222-3333-4444-555555555555",
-                                            thumbprint="ABCDEF0123456789", key_file=str(key)))
-    result = make_publisher(config).publish(make_document(), pdf_file(tmp_path), config.categories["routes"])
-    assert result.destination
-    assert seen["client_id"] == "11111111-2222-3333-4444-555555555555"
-    assert seen["authority"].endswith("/contoso.onmicrosoft.com")
-    assert seen["credential"]["thumbprint"] == "ABCDEF0123456789"
-    assert seen["scopes"] == [f"{emulator.origin}/.default"]
-
-
 def test_certificate_mode_names_missing_settings(emulator, home, tmp_path):
     config = load_config(home, write_config(home, emulator, auth="certificate", tenant="contoso"))
     problems = make_publisher(config).check()

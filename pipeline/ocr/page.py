@@ -119,14 +119,18 @@ def _bw(image: Image.Image, dpi: float) -> Image.Image:
     return Image.fromarray(clean.binarise(clean.denoise(gray), dpi)).convert("1")
 
 
+def page_pdf_name(source_path: Path, page: int) -> str:
+    """The one-page PDF's file name; several sources may share a work folder, so it names the source too."""
+    tag = hashlib.sha1(str(Path(source_path).resolve()).encode()).hexdigest()[:8]
+    return f"{Path(source_path).stem[:40]}-{tag}-p{page:04d}.pdf"
+
+
 def ocr_page(source: Source, page: int, config: Config, workdir: Path) -> PageOcr:
     """OCR page ``page`` (1-based) of ``source`` into ``workdir``; a born-digital page is copied, not OCRed."""
     started = time.monotonic()
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    # Several sources may share a work folder: name the page after its source too.
-    tag = hashlib.sha1(str(Path(source.path).resolve()).encode()).hexdigest()[:8]
-    output = workdir / f"{Path(source.path).stem[:40]}-{tag}-p{page:04d}.pdf"
+    output = workdir / page_pdf_name(source.path, page)
     with tempfile.TemporaryDirectory(dir=workdir, prefix=".ocr-") as scratch:
         return _ocr_page(source, page, config, Path(scratch), output, started)
 

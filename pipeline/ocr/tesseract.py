@@ -23,12 +23,7 @@ from . import textlayer
 os.environ["OMP_THREAD_LIMIT"] = "1"  # inherited by every tesseract child process
 
 
-class TesseractFailed(Exception):
-    """Tesseract did not produce its output; ``reason`` is in French, for the review queue."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
+from ..errors import TesseractFailed  # noqa: E402,F401  (re-exported)
 
 
 @dataclass

@@ -43,7 +43,7 @@ from datetime import datetime, timezone
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 from xml.sax.saxutils import escape
 
 from ..config import Category, Config
@@ -54,7 +54,7 @@ from .local import metadata_columns
 from office365.sharepoint.listitems.caml.query import CamlQuery
 
 from .sharepoint_client import ConnectionDropped, SharePointConnection, SharePointFailure
-from .sharepoint_names import base_name, candidate, folder_segments, in_family
+from .sharepoint_names import base_name, candidate, folder_segments
 from .sharepoint_schema import (TITLE_FIELD, Library, Regional, check_choices, find_column, form_values,
                                 resolve_columns, site_zone)
 
@@ -81,11 +81,6 @@ class RemoteFile:
         return cls(p.get("Name", ""), p.get("ServerRelativeUrl", ""), str(p.get("UniqueId", "")),
                    int(p.get("Length") or 0), int(p.get("CheckOutType", 2)) != 2, dict(fields or {}),
                    int(p.get("MinorVersion") or 0))
-
-
-def identity(doc: Document) -> str:
-    """The document's global identity; letters stored before uids existed fall back on id and source."""
-    return getattr(doc, "uid", "") or f"{doc.id}/{doc.source_sha256}"
 
 
 def entity_name(internal: str) -> str:
@@ -445,6 +440,13 @@ class SharePointPublisher:
                                       lambda ctx: ctx.web.get_file_by_id(remote.unique_id).get_content())
         return hashlib.sha256(content.value or b"").hexdigest()
 
+    def fetch_content(self, destination: str) -> bytes:
+        """The bytes of a published file, by the absolute URL publish() returned (mailroom verify --remote)."""
+        path = unquote(urlsplit(destination).path)
+        content = self.connection.run(f"downloading {path}",
+                                      lambda ctx: ctx.web.get_file_by_server_relative_url(path).get_content())
+        return content.value or b""
+
     def absolute_url(self, server_relative: str) -> str:
         return self.origin + quote(server_relative, safe="/")
 
@@ -454,7 +456,7 @@ class SharePointPublisher:
             data = Path(pdf).read_bytes()
         except OSError as error:
             raise PublishError(f"the searchable PDF cannot be read: {error}", transient=False) from error
-        uid = identity(doc)
+        uid = doc.uid
         with self._lock, self.pending.exclusive(uid):
             library = self.library(category.library)
             if library.problems:

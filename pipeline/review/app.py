@@ -3,8 +3,10 @@
 Every route except the login form and the static files requires a session;
 every form carries a CSRF token; only documents in the review state can be
 seen or changed here, and only by supervisors. Decisions are carried out by
-``pipeline.runner`` so that a reviewed letter is routed, published and
-journaled exactly like one the machine was sure of.
+the shared ``MailroomService`` (``pipeline.decisions``) so that a reviewed
+letter is routed, published and journaled exactly like one the machine was sure
+of, with the same publisher. A letter someone else already handled answers 409
+« Ce courrier a déjà été traité par X à HH:MM ».
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..config import Config
+from ..errors import DecisionError
 from ..records import Document
 from ..store import Store
 from . import queries
@@ -55,13 +58,30 @@ class FormError(ValueError):
     """A value of the decision form that cannot be used; the message is shown to the supervisor."""
 
 
-def create_app(config: Config, store: Store | None = None) -> FastAPI:
-    store = store or Store(config.database_path)
+def already_handled(by: str | None, at: str | None) -> str:
+    """The French message a supervisor sees when someone else acted first."""
+    moment = _moment(at)
+    when = f" à {moment.astimezone():%H:%M}" if moment else ""
+    return f"Ce courrier a déjà été traité par {by or 'mailroom'}{when}."
+
+
+def create_app(config: Config, store: Store | None = None, service=None) -> FastAPI:
+    """``service`` is the long-lived ``MailroomService`` (shared with the watcher under `mailroom serve`);
+    one is made here when the app runs alone. It is built lazily: it imports OCR and the models."""
+    store = store or (service.store if service is not None else Store(config.database_path))
+    services = [service]
+
+    def shared_service():
+        if services[0] is None:
+            from ..service import MailroomService
+            services[0] = MailroomService(config, store)
+        return services[0]
     sessions = Sessions(load_secret_key(config))
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters.update(when=format_when, percent=format_percent, age=format_age)
     app = FastAPI(title="mailroom — revue", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.config, app.state.store, app.state.sessions = config, store, sessions
+    app.state.service = shared_service
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     def category_label(category_id: str | None) -> str:
@@ -137,6 +157,19 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
         form = await request.form()
         if not sessions.csrf_ok(request.state.session_id, form.get("csrf")):
             raise HTTPException(403, "Formulaire expiré ou invalide (jeton CSRF). Rechargez la page et recommencez.")
+
+    def decided_elsewhere(request: Request, error: DecisionError) -> Response:
+        """409: another supervisor (or the machine) handled this letter first; nothing was changed."""
+        message = already_handled(error.by, error.at)
+        return render(request, "error.html", status=409, message=message, status_code=409)
+
+    def pending_decision(document_id: str) -> Document:
+        """The letter to decide on; a decided one raises ``DecisionError`` (409), an unknown one 404."""
+        doc = store.get_document(document_id) if SAFE_ID.match(document_id) else None
+        if doc is not None and doc.state != "review":
+            by, at = store.last_move(doc.id, doc.state)
+            raise DecisionError("déjà traité", code="already-decided", by=by, at=at)
+        return waiting_document(document_id)
 
     def waiting_document(document_id: str) -> Document:
         doc = queries.review_document(store, document_id) if SAFE_ID.match(document_id) else None
@@ -218,7 +251,10 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
 
     @app.post("/documents/{document_id}/decision", dependencies=[Depends(csrf)])
     async def decide(request: Request, document_id: str, session: Session = Depends(supervisor)) -> Response:
-        doc = await run_in_threadpool(waiting_document, document_id)
+        try:
+            doc = await run_in_threadpool(pending_decision, document_id)
+        except DecisionError as error:
+            return decided_elsewhere(request, error)
         form = await request.form()
         try:
             category, fields = _decision_from_form(config, doc, form)
@@ -227,12 +263,12 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
             return render(request, "document.html", status=400, **context, page="document",
                           errors=[str(error)], values=_form_values(form))
         order = await run_in_threadpool(_queue_ids, store)
-        from .. import runner  # late: the runner imports OCR and models the app never needs at start
-
         try:
-            decided = await run_in_threadpool(runner.review_decision, config, store, doc.id, category, fields,
-                                              session.user)
-        except runner.DecisionError as error:
+            service = await run_in_threadpool(shared_service)
+            decided = await run_in_threadpool(service.decide, doc.id, category, fields, session.user)
+        except DecisionError as error:
+            if error.code == "already-decided":
+                return decided_elsewhere(request, error)
             session.flash.append(f"Décision non enregistrée : {error}")
         except Exception:  # keep the supervisor in the app; the details go to the log
             log.exception("review decision failed for %s", doc.id)
@@ -243,7 +279,10 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
 
     @app.post("/documents/{document_id}/rejection", dependencies=[Depends(csrf)])
     async def reject(request: Request, document_id: str, session: Session = Depends(supervisor)) -> Response:
-        doc = await run_in_threadpool(waiting_document, document_id)
+        try:
+            doc = await run_in_threadpool(pending_decision, document_id)
+        except DecisionError as error:
+            return decided_elsewhere(request, error)
         form = await request.form()
         reason = " ".join(str(form.get("reason", "")).split())[:MAX_REASON]
         if not reason:
@@ -251,11 +290,12 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
             return render(request, "document.html", status=400, **context, page="document", values=None,
                           errors=["Indiquez pourquoi ce document n'est pas un courrier."], reject_open=True)
         order = await run_in_threadpool(_queue_ids, store)
-        from .. import runner
-
         try:
-            await run_in_threadpool(runner.reject_document, config, store, doc.id, reason, session.user)
-        except runner.DecisionError as error:
+            service = await run_in_threadpool(shared_service)
+            await run_in_threadpool(service.reject, doc.id, reason, session.user)
+        except DecisionError as error:
+            if error.code == "already-decided":
+                return decided_elsewhere(request, error)
             session.flash.append(f"Rejet non enregistré : {error}")
         except Exception:
             log.exception("rejection failed for %s", doc.id)

@@ -12,6 +12,7 @@ from ..config import Config
 from ..records import (PUBLISH_FAILED, PUBLISHED, QUARANTINED, REJECTED, REVIEW, ROUTE_SUPERVISOR, ROUTED,
                        Document)
 from ..store import InputRow, Store
+from ..trace.report import trace_status
 
 AUTO_STATES = {ROUTED, PUBLISHED, PUBLISH_FAILED}
 
@@ -86,6 +87,7 @@ class Dashboard:
     quarantined_documents: list[Document]
     publish_failures: list[Document]
     states: dict[str, int]
+    trace: dict | None = None   # the reliable copy: timestamps, last integrity check (trace.report)
 
 
 def _period_rows(store: Store, since: datetime) -> list[dict]:
@@ -149,4 +151,5 @@ def dashboard(config: Config, store: Store, now: datetime | None = None, limit: 
         quarantined_documents=sorted(quarantined, key=received, reverse=True)[:limit],
         publish_failures=sorted(failures, key=received)[:limit],
         states=store.document_counts(),
+        trace=trace_status(config, store, disk=False),
     )
