@@ -112,6 +112,14 @@ class SharePointConfig:
     timeout_seconds: float = 60
     max_attempts: int = 6
     chunk_size: int = 4 * 1024 * 1024
+    authority: str = "https://login.microsoftonline.com"
+    key_passphrase_env: str = "MAILROOM_SHAREPOINT_KEY_PASSPHRASE"
+    ca_file: str = ""
+    organisation: str = "Mailroom"
+    max_wait_seconds: float = 5
+    redirect_poll_seconds: float = 60
+    redirect_column: str = "Réorienter vers"
+    redirect_note_column: str = "Remarque mailroom"
     columns: dict[str, str] = field(default_factory=dict)
 
 
@@ -336,6 +344,16 @@ def _validate(config: Config) -> None:
             fail("review.trusted_proxies", f"{proxy!r} is not an IP address or network")
     if config.review.session_idle_minutes < 1 or config.review.session_hours < 1:
         fail("review.session_idle_minutes", "session durations must be at least 1")
+    if not config.sharepoint.authority.startswith("https://"):
+        fail("sharepoint.authority", "must be an https URL, e.g. https://login.microsoftonline.com")
+    if "|" in config.sharepoint.organisation or not config.sharepoint.organisation.strip():
+        fail("sharepoint.organisation", "must be a name without '|' (it goes into the User-Agent)")
+    if config.sharepoint.max_wait_seconds < 0:
+        fail("sharepoint.max_wait_seconds", "must be 0 or more")
+    if config.sharepoint.redirect_poll_seconds <= 0:
+        fail("sharepoint.redirect_poll_seconds", "must be more than 0")
+    if config.sharepoint.ca_file and not Path(config.sharepoint.ca_file).is_file():
+        fail("sharepoint.ca_file", f"{config.sharepoint.ca_file} is not a file")
     if not config.categories:
         fail("categories", "at least one category is needed")
     if "autre" not in config.categories:
