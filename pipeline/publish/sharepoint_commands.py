@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from ..config import Config
 from . import PublishError
@@ -42,6 +43,31 @@ def run_check(config: Config, args: argparse.Namespace) -> int:
         return 0
     print("SharePoint n'est pas prêt : créez ce qui manque puis relancez « mailroom sharepoint check ».", file=out)
     return 1
+
+
+def sharepoint_status(config: Config) -> dict | None:
+    """For `mailroom status`: the shared pause and the letters awaiting approval (no network)."""
+    if config.publish.backend != "sharepoint":
+        return None
+    from .sharepoint import AwaitingApproval
+    from .sharepoint_client import Pause
+
+    pause = Pause(config.home / "sharepoint" / "pause.json", time.time)
+    return {"paused_until": pause.ends_at() if pause.remaining() > 0 else None, "pause_reason": pause.reason,
+            "awaiting_approval": AwaitingApproval(config.home / "sharepoint" / "awaiting-approval.json").all()}
+
+
+def sharepoint_lines(data: dict | None) -> list[str]:
+    if not data:
+        return []
+    lines = []
+    if data["paused_until"]:
+        lines.append(f"SharePoint: en pause jusqu'à {data['paused_until']} ({data['pause_reason']}); "
+                     "les publications attendent")
+    if data["awaiting_approval"]:
+        lines.append(f"En attente d'approbation dans SharePoint ({len(data['awaiting_approval'])}):")
+        lines += [f"  {url}  (depuis {since})" for url, since in sorted(data["awaiting_approval"].items())]
+    return lines
 
 
 def register(subparsers) -> None:
