@@ -9,9 +9,12 @@ from ..config import Config
 from . import PublishError
 
 
-def run_check(config: Config, args: argparse.Namespace) -> int:
-    """Connect, check every configured library and column; 0 when all is ready, 1 otherwise."""
+def run_check(config: Config, args: argparse.Namespace | None) -> int:
+    """Connect, check every configured library and column; 0 when all is ready, 1 otherwise.
+
+    `--create-columns` creates what is missing first; `--probe` then writes and reads back a probe file."""
     from .sharepoint import SharePointPublisher
+    from .sharepoint_setup import create_columns, folder_warnings, probe
 
     out = sys.stdout
     settings = config.sharepoint
@@ -20,8 +23,23 @@ def run_check(config: Config, args: argparse.Namespace) -> int:
               "https://tenant.sharepoint.com/sites/courrier", file=out)
         return 1
     print(f"Site : {settings.site_url} (authentification : {settings.auth})", file=out)
+    publisher = SharePointPublisher(config)
+    categories = {}
+    for category in config.categories.values():
+        categories.setdefault(category.library, []).append(category)
     try:
-        reports = SharePointPublisher(config).inspect()
+        reports = publisher.inspect()
+        if getattr(args, "create_columns", False):
+            for report in reports:
+                if report.found:
+                    for line in create_columns(publisher, report.title):
+                        print(f"  « {report.title} » : {line}", file=out)
+            reports = publisher.inspect()
+        for report in reports:
+            if report.found and not report.problems:
+                report.warnings += folder_warnings(publisher, publisher.library(report.title),
+                                                   categories[report.title])
+        print(f"Fuseau horaire du site : {publisher.regional().zone_note}", file=out)
     except PublishError as error:
         print(f"Connexion impossible : {error}", file=out)
         return 1
@@ -38,6 +56,17 @@ def run_check(config: Config, args: argparse.Namespace) -> int:
         print(f"  À FAIRE « {report.title} » ({', '.join(report.categories)}) :", file=out)
         for problem in report.problems:
             print(f"       - {problem}", file=out)
+    if ready and getattr(args, "probe", False):
+        print("Sonde : un fichier déposé dans chaque bibliothèque, ses colonnes relues, puis supprimé", file=out)
+        for report in reports:
+            try:
+                lines = probe(publisher, publisher.library(report.title), categories[report.title][0])
+            except PublishError as error:
+                lines = [f"ÉCART  la sonde n'a pu être déposée : {error}"]
+            print(f"  « {report.title} » :", file=out)
+            for line in lines:
+                print(f"       {line}", file=out)
+            ready = ready and not any(line.startswith("ÉCART") for line in lines)
     if ready:
         print("Tout est prêt.", file=out)
         return 0
@@ -75,4 +104,8 @@ def register(subparsers) -> None:
     commands = parser.add_subparsers(dest="sharepoint_command", metavar="COMMAND")
     commands.required = True
     check = commands.add_parser("check", help="connect and check every configured library and column")
+    check.add_argument("--create-columns", action="store_true",
+                       help="create the missing columns (identity column indexed with unique values)")
+    check.add_argument("--probe", action="store_true",
+                       help="upload a probe file to each library, set every column, read it back, delete it")
     check.set_defaults(handler=run_check)

@@ -846,8 +846,6 @@ class SharePointEmulator:
             file.checked_out = True
             return 200, {"d": {"CheckOut": None}}, {}
         if name == "recycle":
-            if file.checked_out and file.library.force_checkout and file.major == 0:
-                raise SharePointError(423, CHECKOUT, f"The file \"{file.path}\" is checked out.")
             del self.files[file.path.lower()]
             return 200, {"d": {"Recycle": str(uuid.uuid4())}}, {}
         raise SharePointError(400, BAD_QUERY, f"File operation '{name}' is not modelled.")
