@@ -7,6 +7,7 @@ the file without reading code.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import tomllib
@@ -127,6 +128,10 @@ class ReviewConfig:
     host: str = "127.0.0.1"
     port: int = 8000
     secret_key_file: str = ""
+    public_url: str = ""                      # e.g. https://courrier.departement.fr behind a proxy
+    trusted_proxies: tuple[str, ...] = ()     # addresses/networks whose X-Forwarded-* headers are believed
+    session_idle_minutes: int = 480
+    session_hours: int = 12
 
 
 @dataclass(frozen=True)
@@ -265,6 +270,10 @@ def _coerce(value, expected, where: str):
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             raise ConfigError(f"{where}: expected a table of strings")
         return dict(value)
+    if origin is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: expected a list of strings")
+        return tuple(value)
     if expected in (str, int, float, bool):
         if type(value) is not expected:
             raise ConfigError(f"{where}: expected {expected.__name__}, got {type(value).__name__} {value!r}")
@@ -326,6 +335,15 @@ def _validate(config: Config) -> None:
         fail("sharepoint.auth", 'must be "certificate", "ntlm" or "token"')
     if config.publish.backend == "sharepoint" and not config.sharepoint.site_url.startswith(("http://", "https://")):
         fail("sharepoint.site_url", "must be the site's http(s) URL when publish.backend is \"sharepoint\"")
+    if config.review.public_url and not config.review.public_url.startswith(("http://", "https://")):
+        fail("review.public_url", "must start with http:// or https://")
+    for proxy in config.review.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            fail("review.trusted_proxies", f"{proxy!r} is not an IP address or network")
+    if config.review.session_idle_minutes < 1 or config.review.session_hours < 1:
+        fail("review.session_idle_minutes", "session durations must be at least 1")
     if not config.sharepoint.authority.startswith("https://"):
         fail("sharepoint.authority", "must be an https URL, e.g. https://login.microsoftonline.com")
     if "|" in config.sharepoint.organisation or not config.sharepoint.organisation.strip():
@@ -371,11 +389,9 @@ def load_config(home: Path, config_file: Path | None = None) -> Config:
     source = str(DEFAULT_CONFIG)
     if config_file is None and (home / "mailroom.toml").is_file():
         config_file = home / "mailroom.toml"
-    user_ocr: dict = {}
     if config_file is not None:
         source = str(config_file)
         user = _read_toml(Path(config_file))
-        user_ocr = user.get("ocr", {}) if isinstance(user.get("ocr"), dict) else {}
         if "categories" in user:  # categories are replaced as a whole, never merged
             raw["categories"] = {}
         raw = _merge(raw, user)
@@ -423,7 +439,9 @@ def build_config(raw: dict, home: Path, source: str) -> Config:
         trace=_build(TraceConfig, raw.get("trace", {}), "trace", source),
         categories=categories,
     )
-    if config.trace.enabled and "pdfa" not in user_ocr:  # archival format by default for a reliable copy
+    ocr_table = raw.get("ocr", {})
+    if config.trace.enabled and isinstance(ocr_table, dict) and "pdfa" not in ocr_table:
+        # default.toml leaves pdfa unset: PDF/A-2b is the archival default of a reliable copy
         config = dataclasses.replace(config, ocr=dataclasses.replace(config.ocr, pdfa=True))
     _validate(config)
     return config
