@@ -195,6 +195,8 @@ def run_service(config: Config, stop: threading.Event, with_review: bool) -> int
     watcher.start()
     from .trace.service import TraceService
     trace = TraceService(config, store)  # timestamps due again, daily seal, nightly verify, old work/ files
+    from .publish.redirect import RedirectPoller
+    redirects = RedirectPoller(config, store, service.publisher)  # « Réorienter vers » set by agents
     inboxes = ", ".join(str(inbox.path) for inbox in config.all_inboxes())
     log.info("watching %s (home %s)", inboxes, config.home)
     last_retry = time.monotonic()
@@ -212,6 +214,7 @@ def run_service(config: Config, stop: threading.Event, with_review: bool) -> int
                     pipeline.submit(row.id)
             if not pipeline.busy:
                 trace.tick()
+                redirects.tick()
     finally:
         watcher.stop()
         service.close(wait=True)
@@ -272,12 +275,14 @@ def queue_status(config: Config) -> dict | None:
 
 
 def cmd_status(config: Config, args) -> int:
+    from .publish.sharepoint_commands import sharepoint_lines, sharepoint_status
     from .trace.report import status_lines, trace_status
 
     store = open_store(config)
     data = status_data(store)
     data["queue"] = queue_status(config)
     data["trace"] = trace_status(config, store)
+    data["sharepoint"] = sharepoint_status(config)
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return 0
@@ -298,6 +303,8 @@ def cmd_status(config: Config, args) -> int:
         print(f"Quarantined ({len(data['quarantined'])}):")
         for item in data["quarantined"]:
             print(f"  {item['id']}  {item['source']}: {item['reason']}")
+    for line in sharepoint_lines(data["sharepoint"]):
+        print(line)
     if data["publish_failed"]:
         print(f"Failed publications ({len(data['publish_failed'])}):")
         for item in data["publish_failed"]:
