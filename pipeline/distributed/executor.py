@@ -16,12 +16,16 @@ validation (the file opens, its page count, no password, poppler reads it) runs
 here on the coordinator, where the file is; each page is then looked at by a
 worker (codes, blankness: ``analyse_page``, one page per message), and the
 documents are planned here from the pages' kinds with the same rules
-(``split.plan_from_kinds``). Task ids are the keys the coordinator gives
-(``L000012:split:3``, ``{uid}:{page}``): a page given twice is stored under one
-key and completes its future once.
+(``split.plan_from_kinds``). Task ids are idempotency keys: ``{uid}:{page}``
+for OCR (the key the coordinator gives), ``split:{file sha256}:{settings}:{page}``
+for the look at a page (input ids are per installation, and installations may
+share one Redis): a page given twice is stored under one key and completes its
+future once.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import threading
 import time
@@ -33,6 +37,7 @@ from celery import states
 
 from ..config import Config
 from ..errors import BadInput, MailroomError
+from ..files import sha256_file
 from ..ingest import Source, open_source
 from ..split import CONTENT, PageKind, needs_raster, parse_mode, plan_from_kinds
 from . import transport
@@ -148,6 +153,10 @@ class CeleryExecutor:
                                                       range(1, source.page_count + 1)), mode)))
             return
         config_message = self._message_config(config)
+        # Input ids (L000012) are per installation; installations may share one Redis: the pages'
+        # task ids name the file's content and the settings that read it instead.
+        settings = hashlib.sha256(json.dumps(config_message, sort_keys=True).encode()).hexdigest()[:12]
+        prefix = f"split:{sha256_file(Path(path))[:24]}:{settings}"
         kinds: dict[int, PageKind | BaseException] = {}
         remaining = [source.page_count]
         lock = threading.Lock()
@@ -170,7 +179,7 @@ class CeleryExecutor:
                 return
             child: Future = Future()
             child.add_done_callback(lambda done, page=page: page_done(page, done))
-            self._send(child, f"{key}:split:{page}", ANALYSE_PAGE,
+            self._send(child, f"{prefix}:{page}", ANALYSE_PAGE,
                        lambda: [transport.page_message(source, page, self._limit), config_message, with_codes],
                        transport.read_kind)
 
