@@ -72,12 +72,14 @@ def _settle(future: Future, value=None, error: BaseException | None = None) -> N
 
 
 class _Pending:
-    """The futures waiting for one task id (the same key submitted twice runs once, completes both)."""
+    """The futures waiting for one task id (the same key submitted twice runs once, completes both),
+    and how to publish the task again (the page is cut out again: nothing big is kept in memory)."""
 
-    __slots__ = ("waiters",)
+    __slots__ = ("waiters", "name", "arguments")
 
-    def __init__(self, future: Future, read):
+    def __init__(self, future: Future, read, name: str, arguments):
         self.waiters = [(future, read)]
+        self.name, self.arguments = name, arguments
 
     def cancelled(self) -> bool:
         return all(future.cancelled() for future, _ in self.waiters)
@@ -205,7 +207,7 @@ class CeleryExecutor:
                 if meta and not (meta["status"] == states.SUCCESS and "failure" not in (meta["result"] or {})):
                     self.app.backend.delete(self._meta_key(task_id))  # an earlier failure: this is a new attempt
                 with self._lock:
-                    self._pending.setdefault(task_id, _Pending(future, read))
+                    self._pending.setdefault(task_id, _Pending(future, read, name, arguments))
                 if meta and meta["status"] == states.SUCCESS and "failure" not in (meta["result"] or {}):
                     return  # computed before (the coordinator restarted): the collector takes it as is
                 self.app.send_task(name, args=args, task_id=task_id, queue=self.config.runner.queue,
@@ -289,7 +291,36 @@ class CeleryExecutor:
     def _up(self) -> None:
         if not self.available:
             log.warning("file d'attente de nouveau disponible : envoi repris")
+            self._jobs.put((self._recover, (Future(),)))
         self.available, self.last_error = True, None
+
+    def _recover(self, _: Future) -> None:
+        """After an outage: publish again the tasks Redis no longer holds (restarted without its data).
+
+        A task is held while its message waits in the queue, is unacknowledged in a
+        worker's hands, or has its result stored; any other pending task was lost with
+        Redis's memory. Publishing one twice costs a page's work, never a second effect.
+        """
+        with self._lock:
+            pending = dict(self._pending)
+        if not pending:
+            return
+        client = self.app.backend.client
+        broker = self.app.connection_for_write()
+        try:
+            redis = broker.default_channel.client
+            held = redis.lrange(self.config.runner.queue, 0, -1) + list(redis.hvals("unacked"))
+        finally:
+            broker.release()
+        present = {json.loads(raw)[0]["headers"]["id"] if raw.startswith(b"[") else json.loads(raw)["headers"]["id"]
+                   for raw in held}
+        stored = client.mget([self._meta_key(task_id) for task_id in pending])
+        for (task_id, item), result in zip(pending.items(), stored):
+            if task_id in present or result is not None:
+                continue
+            log.warning("%s: lost with the queue, sent again", task_id)
+            self.app.send_task(item.name, args=item.arguments(), task_id=task_id, queue=self.config.runner.queue,
+                               retry=False)
 
     @property
     def pending(self) -> int:
