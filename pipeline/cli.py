@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "pipeline.sheets",                 # sheets
     "pipeline.publish.sharepoint_commands",  # sharepoint check
     "pipeline.review.commands",        # review, users
+    "pipeline.trace.commands",         # verify, proof, seal, archive export, purge, process-description
 )
 PUBLISH_RETRY_SECONDS = 60.0
 
@@ -192,6 +193,8 @@ def run_service(config: Config, stop: threading.Event, with_review: bool) -> int
     watcher = Watcher(config, store, on_claimed=lambda row: (
         log.info("received %s as %s", row.original_name, row.id), pipeline.submit(row.id)))
     watcher.start()
+    from .trace.service import TraceService
+    trace = TraceService(config, store)  # timestamps due again, daily seal, nightly verify, old work/ files
     inboxes = ", ".join(str(inbox.path) for inbox in config.all_inboxes())
     log.info("watching %s (home %s)", inboxes, config.home)
     last_retry = time.monotonic()
@@ -207,6 +210,8 @@ def run_service(config: Config, stop: threading.Event, with_review: bool) -> int
                 pipeline.retry_due_publications()
                 for row in store.inputs(InputState.DUPLICATE):
                     pipeline.submit(row.id)
+            if not pipeline.busy:
+                trace.tick()
     finally:
         watcher.stop()
         service.close(wait=True)
@@ -267,8 +272,12 @@ def queue_status(config: Config) -> dict | None:
 
 
 def cmd_status(config: Config, args) -> int:
-    data = status_data(open_store(config))
+    from .trace.report import status_lines, trace_status
+
+    store = open_store(config)
+    data = status_data(store)
     data["queue"] = queue_status(config)
+    data["trace"] = trace_status(config, store)
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return 0
@@ -294,6 +303,8 @@ def cmd_status(config: Config, args) -> int:
         for item in data["publish_failed"]:
             print(f"  {item['id']}  {item['source']} → {item['category']}: {item['error']} "
                   f"(attempts {item['attempts']}, next try after {item['retry_after']})")
+    for line in status_lines(data["trace"]):
+        print(line)
     return 0
 
 
@@ -381,6 +392,8 @@ def doctor_checks(config: Config) -> list[tuple[bool, str, str]]:
         checks.append((queue["available"], f"Redis queue {config.runner.broker_url}" +
                        (f" ({queue['error']})" if queue["error"] else f", {len(queue['workers'])} live worker(s)"),
                        "start redis-server, check [runner] broker_url and $" + config.runner.password_env))
+    from .trace.report import doctor_check
+    checks.append(doctor_check(config))
     return checks
 
 

@@ -98,3 +98,27 @@ class WorkerLost(MailroomError):
     """A worker process or node died under a task (killed, out of memory): the task must be submitted again."""
 
     code = "worker-lost"
+
+
+class TimestampError(MailroomError):
+    """No valid RFC 3161 token was had; ``transient`` says whether asking again later may work."""
+
+    code = "timestamp-failed"
+
+    def __init__(self, message: str, transient: bool = True):
+        super().__init__(message)
+        self.transient = transient
+
+
+class CannotCheck(MailroomError):
+    """`mailroom verify` / `proof` could not make the check (unknown id, SharePoint unreachable): not a finding."""
+
+    code = "cannot-check"
+    exit_code = ExitCode.USAGE
+
+
+class ExportError(MailroomError):
+    """An archive transfer package cannot be made; the message says what to set or fix."""
+
+    code = "export-refused"
+    exit_code = ExitCode.USAGE

@@ -111,6 +111,7 @@ class PageResult:
     confidence: float | None = None  # mean word confidence 0-100, None for a born-digital page
     born_digital: bool = False     # kept its own text layer, not OCRed
     words: int = 0
+    handwritten: bool = False      # mostly handwriting: the recognised text is not to be trusted
 
 
 @dataclass
@@ -147,10 +148,18 @@ class Document:
     uid: str = field(default_factory=new_uid)  # global identity (UUIDv7), set once, in the PDF and the library
     pdf_sha256: str | None = None    # checksum of the PDF once its final metadata is written (what gets published)
     resume_state: str | None = None  # for a quarantined document: the state `mailroom retry` resumes it from
+    timestamp: dict[str, Any] | None = None  # RFC 3161 token over pdf_sha256: {"time", "serial", "token"}
+    timestamp_attempts: int = 0      # failed requests to the time-stamping authority
+    timestamp_retry_after: str | None = None
 
     @property
     def pages(self) -> int:
         return len(self.source_pages)
+
+    @property
+    def handwritten(self) -> bool:
+        """A page of it is mostly handwriting: its recognised text is not to be trusted."""
+        return any(page.handwritten for page in self.page_results)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), ensure_ascii=False)
@@ -185,6 +194,8 @@ class Document:
             "dropped_pages": self.dropped_pages,
             "received_at": self.received_at,
             "pdf": self.pdf,
+            "pdf_sha256": self.pdf_sha256,
+            "timestamp": self.timestamp,
         }
 
 

@@ -1,6 +1,6 @@
 """The lifecycle: every move through Store.transition, stages over a fake OCR step, resume after errors,
 one effect when two supervisors act at once, two installations in one library, exit codes, workers that
-end with their coordinator."""
+end with their coordinator. (`process` exit codes: tests/test_backbone_e2e.py.)"""
 from __future__ import annotations
 
 import hashlib
@@ -20,7 +20,7 @@ from pipeline import stages
 from pipeline.config import load_config
 from pipeline.coordinator import Coordinator
 from pipeline.decisions import Decisions
-from pipeline.errors import ExitCode, WorkerLost
+from pipeline.errors import WorkerLost
 from pipeline.executor import LocalExecutor, split_task
 from pipeline.ocr import PageOcr
 from pipeline.publish.local import LocalPublisher
@@ -33,7 +33,7 @@ from pipeline.store import Store
 from tests.support.letters import letter_text
 from tests.support.review_client import log_in
 from tests.support.review_data import FAST_HASHER, PASSWORDS, add_review_document, make_home, make_pdf
-from tests.support.service import Service, drop, mailroom, wait_for, write_test_config
+from tests.support.service import Service, drop, wait_for, write_test_config
 
 D, I = DocumentState, InputState
 
@@ -360,21 +360,6 @@ def test_two_homes_publishing_into_one_local_library_keep_each_letter_once(tmp_p
 
 
 # -- the command and its processes ------------------------------------------------------------------------
-
-@pytest.mark.slow
-def test_process_exit_codes_for_a_clean_batch_and_for_one_bad_file(home, tmp_path):
-    write_test_config(home)
-    good = make_pdf(tmp_path / "in" / "lettre.pdf", letter_text(0).split("\f")[0].splitlines()[:30])
-    clean = mailroom(home, "process", str(good))
-    assert clean.returncode == ExitCode.OK, clean.stderr
-    bad = tmp_path / "mauvais" / "faux.pdf"
-    bad.parent.mkdir()
-    bad.write_bytes(b"%PDF-1.4 tronque")
-    other = make_pdf(tmp_path / "mauvais" / "autre.pdf", letter_text(1).split("\f")[0].splitlines()[:30])
-    mixed = mailroom(home, "process", str(bad), str(other))
-    assert mixed.returncode == ExitCode.INCOMPLETE == 3, mixed.stderr
-    assert "quarantined: faux.pdf" in mixed.stderr and "1 published" in mixed.stdout
-
 
 def session_processes(session_id: int) -> list[int]:
     found = []
