@@ -164,6 +164,8 @@ class CeleryExecutor:
         lock = threading.Lock()
 
         def page_done(page: int, child: Future) -> None:
+            if child.cancelled():  # shutting down
+                return
             with lock:
                 kinds[page] = child.exception() or child.result()
                 remaining[0] -= 1
