@@ -14,7 +14,7 @@ from pathlib import Path
 import pikepdf
 import pytest
 
-from pipeline.config import ConfigError, load_config
+from pipeline.config import ConfigError, load_config, redact_url
 from pipeline.distributed.app import with_password
 from pipeline.distributed.executor import CeleryExecutor
 from pipeline.distributed.transport import page_bytes
@@ -86,6 +86,8 @@ def test_runner_settings_are_validated_naming_the_key(tmp_path):
 
 
 def test_the_redis_password_comes_from_the_environment_not_the_file():
+    assert redact_url("rediss://mailroom:pw@redis.cd76.fr:6380/1") == "rediss://mailroom:***@redis.cd76.fr:6380/1"
+    assert redact_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
     assert with_password("redis://10.0.0.5:6379/0", "s3cr/t") == "redis://:s3cr%2Ft@10.0.0.5:6379/0"
     assert with_password("rediss://mailroom@redis.cd76.fr:6380/1", "pw") == "rediss://mailroom:pw@redis.cd76.fr:6380/1"
     assert with_password("redis://:given@host/0", "other") == "redis://:given@host/0"
