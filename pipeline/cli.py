@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 from . import __version__
-from .config import Config, load_config, to_toml_dict
+from .config import Config, load_config, redact_url, to_toml_dict
 from .coordinator import Coordinator
 from .errors import ExitCode, MailroomError
 from .records import DUPLICATE, FINAL_STATES, PUBLISH_FAILED, PUBLISHED, QUARANTINED, REVIEW, Document, InputState
@@ -293,7 +293,7 @@ def cmd_status(config: Config, args) -> int:
           else "Oldest waiting: nothing is waiting")
     queue = data["queue"]
     if queue is not None and not queue["available"]:
-        print(f"Queue: « file d'attente indisponible » ({config.runner.broker_url}: {queue['error']})")
+        print(f"Queue: « file d'attente indisponible » ({redact_url(config.runner.broker_url)}: {queue['error']})")
     elif queue is not None:
         print(f"Queue: {config.runner.queue}, {queue['queued']} page(s) waiting; "
               f"{len(queue['workers'])} live worker(s)" + (":" if queue["workers"] else ""))
@@ -396,7 +396,7 @@ def doctor_checks(config: Config) -> list[tuple[bool, str, str]]:
                    (": " + "; ".join(problems) if problems else ""), "see the problems above"))
     queue = queue_status(config)
     if queue is not None:
-        checks.append((queue["available"], f"Redis queue {config.runner.broker_url}" +
+        checks.append((queue["available"], f"Redis queue {redact_url(config.runner.broker_url)}" +
                        (f" ({queue['error']})" if queue["error"] else f", {len(queue['workers'])} live worker(s)"),
                        "start redis-server, check [runner] broker_url and $" + config.runner.password_env))
     from .trace.report import doctor_check
