@@ -112,6 +112,14 @@ class SharePointConfig:
     timeout_seconds: float = 60
     max_attempts: int = 6
     chunk_size: int = 4 * 1024 * 1024
+    authority: str = "https://login.microsoftonline.com"
+    key_passphrase_env: str = "MAILROOM_SHAREPOINT_KEY_PASSPHRASE"
+    ca_file: str = ""
+    organisation: str = "Mailroom"
+    max_wait_seconds: float = 5
+    redirect_poll_seconds: float = 60
+    redirect_column: str = "Réorienter vers"
+    redirect_note_column: str = "Remarque mailroom"
     columns: dict[str, str] = field(default_factory=dict)
 
 
@@ -336,6 +344,16 @@ def _validate(config: Config) -> None:
             fail("review.trusted_proxies", f"{proxy!r} is not an IP address or network")
     if config.review.session_idle_minutes < 1 or config.review.session_hours < 1:
         fail("review.session_idle_minutes", "session durations must be at least 1")
+    if not config.sharepoint.authority.startswith("https://"):
+        fail("sharepoint.authority", "must be an https URL, e.g. https://login.microsoftonline.com")
+    if "|" in config.sharepoint.organisation or not config.sharepoint.organisation.strip():
+        fail("sharepoint.organisation", "must be a name without '|' (it goes into the User-Agent)")
+    if config.sharepoint.max_wait_seconds < 0:
+        fail("sharepoint.max_wait_seconds", "must be 0 or more")
+    if config.sharepoint.redirect_poll_seconds <= 0:
+        fail("sharepoint.redirect_poll_seconds", "must be more than 0")
+    if config.sharepoint.ca_file and not Path(config.sharepoint.ca_file).is_file():
+        fail("sharepoint.ca_file", f"{config.sharepoint.ca_file} is not a file")
     if not config.categories:
         fail("categories", "at least one category is needed")
     if "autre" not in config.categories:
@@ -371,11 +389,9 @@ def load_config(home: Path, config_file: Path | None = None) -> Config:
     source = str(DEFAULT_CONFIG)
     if config_file is None and (home / "mailroom.toml").is_file():
         config_file = home / "mailroom.toml"
-    user_ocr: dict = {}
     if config_file is not None:
         source = str(config_file)
         user = _read_toml(Path(config_file))
-        user_ocr = user.get("ocr", {}) if isinstance(user.get("ocr"), dict) else {}
         if "categories" in user:  # categories are replaced as a whole, never merged
             raw["categories"] = {}
         raw = _merge(raw, user)
@@ -423,7 +439,9 @@ def build_config(raw: dict, home: Path, source: str) -> Config:
         trace=_build(TraceConfig, raw.get("trace", {}), "trace", source),
         categories=categories,
     )
-    if config.trace.enabled and "pdfa" not in user_ocr:  # archival format by default for a reliable copy
+    ocr_table = raw.get("ocr", {})
+    if config.trace.enabled and isinstance(ocr_table, dict) and "pdfa" not in ocr_table:
+        # default.toml leaves pdfa unset: PDF/A-2b is the archival default of a reliable copy
         config = dataclasses.replace(config, ocr=dataclasses.replace(config.ocr, pdfa=True))
     _validate(config)
     return config
@@ -456,4 +474,11 @@ def to_toml_dict(config: Config) -> dict:
     for key in list(data["trace"]):
         if "password" in key and not key.endswith("_env") and data["trace"][key]:
             data["trace"][key] = "***"
+    for key in ("broker_url", "result_backend"):
+        data["runner"][key] = redact_url(data["runner"][key])
     return data
+
+
+def redact_url(url: str) -> str:
+    """A URL with its password (if one was written in it) masked, for display."""
+    return re.sub(r"^([a-z+]+://[^:/@]*:)[^@]+@", r"\1***@", url)

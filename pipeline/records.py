@@ -60,6 +60,7 @@ DOCUMENT_TRANSITIONS: dict[tuple[DocumentState, DocumentState], frozenset[str]] 
     (_D.ROUTED, _D.PUBLISH_FAILED): frozenset({"publish-failed"}),
     (_D.PUBLISH_FAILED, _D.PUBLISHED): frozenset({"published"}),
     (_D.PUBLISH_FAILED, _D.PUBLISH_FAILED): frozenset({"publish-failed"}),
+    (_D.PUBLISHED, _D.PUBLISHED): frozenset({"redirected"}),  # an agent sent it on to another category
     # repeated internal errors stop a document wherever it is, and `mailroom retry` resumes it there
     **{(state, _D.QUARANTINED): frozenset({"quarantined"})
        for state in (_D.SPLIT, _D.OCR_DONE, _D.CLASSIFIED, _D.ROUTED, _D.PUBLISH_FAILED)},
@@ -111,6 +112,7 @@ class PageResult:
     confidence: float | None = None  # mean word confidence 0-100, None for a born-digital page
     born_digital: bool = False     # kept its own text layer, not OCRed
     words: int = 0
+    handwritten: bool = False      # mostly handwriting: the recognised text is not to be trusted
 
 
 @dataclass
@@ -154,6 +156,11 @@ class Document:
     @property
     def pages(self) -> int:
         return len(self.source_pages)
+
+    @property
+    def handwritten(self) -> bool:
+        """A page of it is mostly handwriting: its recognised text is not to be trusted."""
+        return any(page.handwritten for page in self.page_results)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), ensure_ascii=False)

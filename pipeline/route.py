@@ -39,7 +39,7 @@ def review_reasons(doc: Document, config: Config) -> list[str]:
     if doc.route_source == ROUTE_SUPERVISOR:
         return []  # a supervisor has decided: nothing left to ask
     reasons = list(doc.review_reasons)  # what the OCR stage found (failed pages, low confidence, PDF/A)
-    if any(getattr(page, "handwritten", False) for page in doc.page_results) and HANDWRITTEN not in reasons:
+    if doc.handwritten and HANDWRITTEN not in reasons:  # a page is mostly handwriting (ocr/handwriting.py)
         reasons.append(HANDWRITTEN)
     if doc.route_source == ROUTE_COVER_SHEET:
         # Staff sorted it by hand: trust the sheet, unless the category itself always needs a look.

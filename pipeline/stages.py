@@ -46,6 +46,7 @@ class StageContext:
     ocr_page: Callable | None = None          # (source, page, config, workdir) -> PageOcr; None = Tesseract
     _publisher: object = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    publishing: threading.Lock = field(default_factory=threading.Lock)  # one publication at a time per service
 
     @property
     def publisher(self):
@@ -226,7 +227,17 @@ def pdf_uid(path: Path) -> str | None:
 
 
 def publish(doc: Document, ctx: StageContext) -> Document:
-    """routed / publish-failed → published, or → publish-failed with a back-off before the next try."""
+    """routed / publish-failed → published, or → publish-failed with a back-off before the next try.
+    Two threads of one service (the watcher's retry, a supervisor's decision) never publish one letter
+    twice: the state is read again under the service's publication lock."""
+    with ctx.publishing:
+        current = ctx.store.get_document(doc.id)
+        if current is not None and current.state != doc.state:
+            return current  # someone else moved it meanwhile
+        return _publish(doc, ctx)
+
+
+def _publish(doc: Document, ctx: StageContext) -> Document:
     category = ctx.config.categories[doc.category]
     pdf = Path(doc.pdf)
     if doc.pdf_sha256 is None or not pdf.is_file() or sha256_file(pdf) != doc.pdf_sha256:
