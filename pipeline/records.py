@@ -76,6 +76,9 @@ class Document:
     attempts: int = 0                # failed publication attempts
     retry_after: str | None = None   # ISO time before which a failed publication is not retried
     duplicate_of: str | None = None  # for a duplicate: the document it repeats
+    registration: str | None = None  # registration number (2026-A-000123), from the store's per-year sequence
+    deadline: str | None = None      # processing deadline, ISO date
+    acknowledgement: dict[str, Any] = field(default_factory=dict)  # channel, to, file, sent_at, state…
 
     @property
     def pages(self) -> int:
@@ -113,6 +116,9 @@ class Document:
             "dropped_pages": self.dropped_pages,
             "received_at": self.received_at,
             "pdf": self.pdf,
+            "registration": self.registration,
+            "deadline": self.deadline,
+            "acknowledgement": self.acknowledgement or {"channel": "none"},
         }
 
 
