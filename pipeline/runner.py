@@ -24,6 +24,7 @@ from .files import sha256_file
 from .ingest import BadInput, Source, open_source
 from .publish import PublishError, make_publisher
 from .quarantine import quarantine_input
+from .registration import steps as registration
 from .records import (CLASSIFIED, DUPLICATE, FINAL_STATES, OCR_DONE, PUBLISH_FAILED, PUBLISHED, QUARANTINED,
                       REJECTED, REVIEW, ROUTE_SUPERVISOR, ROUTED, SPLIT, Candidate, Document)
 from .route import route, send_to
@@ -182,6 +183,7 @@ class Pipeline:
                 confidence=1.0 if plan.category else None))
         self.store.create_documents(row.id, documents, pages=source.page_count,
                                     dropped=[{"page": page, "why": why} for page, why in result.dropped])
+        registration.register(self.config, self.store)
         for doc in documents:
             if doc.route_source:
                 self.store.journal("cover-sheet", row.id, doc.id, category=doc.category, route_source=doc.route_source)
@@ -296,13 +298,14 @@ class Pipeline:
             from .classify import classify_document
             from .ocr import refresh_metadata
 
+            doc = registration.ensure_registered(self.config, self.store, doc)
             doc = classify_document(doc, self.config)
             refresh_metadata(doc, self.config)  # the PDF's subject and keywords say the category now
             doc.state = CLASSIFIED
             self.store.save_document(doc, "classified", category=doc.category, confidence=doc.confidence,
                                      candidates=[c.__dict__ for c in doc.candidates], route_source=doc.route_source)
         if doc.state == CLASSIFIED:
-            doc = route(doc, self.config)
+            doc = registration.set_deadline(self.config, route(doc, self.config))
             if doc.state == REVIEW:
                 self.store.save_document(doc, "review", reasons=doc.review_reasons, category=doc.category,
                                          confidence=doc.confidence)
@@ -316,7 +319,7 @@ class Pipeline:
     def publish(self, doc: Document, actor: str = "mailroom") -> Document:
         category = self.config.categories[doc.category]
         try:
-            result = self.publisher.publish(doc, Path(doc.pdf), category)
+            result = self.publisher.publish(doc, registration.publishable_pdf(self.config, self.store, doc), category)
         except PublishError as error:
             doc.attempts += 1
             doc.state, doc.reason = PUBLISH_FAILED, str(error)
@@ -333,7 +336,8 @@ class Pipeline:
                                  already_there=result.already_there, pdf_sha256=sha256_file(Path(doc.pdf)))
         log.info("%s (%s, %d p.) published: %s", doc.id, doc.source, doc.pages, result.destination)
         self._finish_input_if_done(doc.input_id)
-        return doc
+        registration.acknowledge_after_filing(self.config, self.store, doc, actor)
+        return self.store.get_document(doc.id)
 
     def retry_due_publications(self) -> int:
         """Automatic retry of failed publications whose back-off delay has passed."""
@@ -394,7 +398,7 @@ class Pipeline:
         doc.category, doc.confidence, doc.route_source = category, 1.0, ROUTE_SUPERVISOR
         doc.fields.update(fields)
         doc.review_reasons = []
-        doc = send_to(doc, self.config.categories[category])
+        doc = registration.set_deadline(self.config, send_to(doc, self.config.categories[category]))
         from .ocr import refresh_metadata
         refresh_metadata(doc, self.config)
         self.store.save_document(doc, "reviewed", actor, before=before,

@@ -118,6 +118,7 @@ def french_columns() -> list[Field]:
         Field("Références", "Note"), Field("Urgent", "Text", internal="UrgentLegacy", hidden=True),
         Field("Urgent", "Boolean"), Field("Pages", "Number"),
         Field("Empreinte SHA-256", "Text"), Field("Lot", "Text"),
+        Field("N° d'enregistrement", "Text"), Field("Date limite de traitement", "DateTime", date_only=True),
     ]
 
 
