@@ -344,7 +344,7 @@ class Store:
                 "SELECT d.id, d.input_id, i.received_at, i.seq AS input_seq FROM documents d"
                 " JOIN inputs i ON i.id = d.input_id LEFT JOIN registrations r ON r.document_id = d.id"
                 " WHERE r.number IS NULL AND d.state != 'duplicate' AND i.state != 'duplicate'"
-                " AND (? IS NULL OR i.seq < ? OR d.input_id = ?) ORDER BY i.seq, d.seq",
+                " AND (? IS NULL OR i.seq <= ? OR d.input_id = ?) ORDER BY i.seq, d.seq",
                 (blocker, blocker, force_input)).fetchall()
             for row in rows:
                 year = year_of(row["received_at"])

@@ -314,7 +314,8 @@ def test_cancel_and_force(home):
     assert forced.acknowledgement["state"] == "batched" and forced.acknowledgement["forced"]
     kinds = [(e.kind, e.actor) for e in store.events(doc.id) if e.kind.startswith("acknowledgement")]
     assert kinds == [("acknowledgement-planned", "mailroom"), ("acknowledgement-cancelled", "claire"),
-                     ("acknowledgement-forced", "claire"), ("acknowledgement-sent", "claire")]
+                     ("acknowledgement-forced", "claire"), ("acknowledgement-planned", "claire"),
+                     ("acknowledgement-sent", "claire")]
 
 
 # -- the register ------------------------------------------------------------------------------------------

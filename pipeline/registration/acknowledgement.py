@@ -91,52 +91,54 @@ class Acknowledger:
 
     # -- planning ------------------------------------------------------------------------------
     def plan(self, doc: Document, reviewed: bool, actor: str = "mailroom") -> Document:
-        """Called once the letter is filed. A cancellation made during review is kept."""
-        if doc.acknowledgement.get("state") not in (None, "none"):
+        """Called once the letter is filed: what its category says, unless a supervisor cancelled or forced it."""
+        state = doc.acknowledgement.get("state")
+        forced = state == "pending" and doc.acknowledgement.get("forced") and not doc.acknowledgement.get("kind")
+        if state not in (None, "none") and not forced:
             return doc
         category = self.config.categories.get(doc.category or "")
         kind = category.acknowledge if category else "none"
-        if kind == "none":
+        if forced and kind == "none":
+            kind = "simple"
+        if kind == "none" or category is None or not category.service_address.strip():
             doc.acknowledgement = {"channel": "none", "state": "none"}
-            self.store.save_document(doc)
+            self.store.save_document(doc, "acknowledgement-none" if forced else None, actor,
+                                     note="la catégorie n'a pas d'adresse de service (R112-5)" if forced else None)
             return doc
-        delay = 0 if reviewed else self.config.acknowledgement.delay_minutes
+        delay = 0 if reviewed or forced else self.config.acknowledgement.delay_minutes
         due = _now() + timedelta(minutes=delay)
         email = sender_email(doc, self.config) if self.config.acknowledgement.smtp_host else None
         doc.acknowledgement = {"kind": kind, "channel": "email" if email else "paper", "to": email,
                                "state": "pending", "due_at": due.isoformat(), "attempts": 0, "file": None,
-                               "sent_at": None}
+                               "sent_at": None, "forced": bool(forced)}
         self.store.save_document(doc, "acknowledgement-planned", actor, acknowledge=kind,
                                  channel=doc.acknowledgement["channel"], to=email, due_at=due.isoformat())
         return doc
 
     def cancel(self, document_id: str, actor: str, reason: str = "") -> Document | None:
+        """Before it goes: a letter waiting for review, or a filed one whose acknowledgement is not sent yet."""
         return self.store.update_acknowledgement(
             document_id, ("pending", "failed", None, "none"), {"state": "cancelled", "channel": "none"},
             "acknowledgement-cancelled", actor, reason=reason)
 
     def force(self, document_id: str, actor: str) -> Document | None:
-        """Send now: a pending one without waiting; a letter without one gets a plain acknowledgement."""
+        """Send it now (a filed letter) or as soon as the supervisor decides (a letter in review), even for a
+        category that does not acknowledge (then a plain one)."""
         doc = self.store.get_document(document_id)
         if doc is None:
             return None
         state = doc.acknowledgement.get("state")
         if state in (None, "none", "cancelled"):
-            category = self.config.categories.get(doc.category or "")
-            kind = category.acknowledge if category and category.acknowledge != "none" else "simple"
-            if category is None or not category.service_address.strip():
-                return None  # R112-5: no service address, no lawful acknowledgement
-            email = sender_email(doc, self.config) if self.config.acknowledgement.smtp_host else None
-            changes = {"kind": kind, "channel": "email" if email else "paper", "to": email, "attempts": 0,
-                       "file": None, "sent_at": None}
-        elif state in OPEN_STATES:
-            changes = {}
+            changes = {"state": "pending", "forced": True, "kind": None, "due_at": _now().isoformat()}
+        elif state in (*OPEN_STATES, "unconfirmed"):  # unconfirmed: someone checked that it did not go
+            changes = {"state": "pending", "forced": True, "due_at": _now().isoformat(), "retry_after": None}
         else:
             return None
-        changes |= {"state": "pending", "due_at": _now().isoformat(), "forced": True}
         doc = self.store.update_acknowledgement(document_id, (state,), changes, "acknowledgement-forced", actor)
         if doc is not None and doc.state == PUBLISHED:
-            self.deliver(doc.id, actor)
+            doc = self.plan(doc, reviewed=True, actor=actor)
+            if doc.acknowledgement.get("state") == "pending":
+                self.deliver(doc.id, actor)
         return self.store.get_document(document_id)
 
     # -- delivery --------------------------------------------------------------------------------

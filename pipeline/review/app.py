@@ -30,6 +30,8 @@ from ..store import Store
 from . import queries
 from .auth import (COOKIE_NAME, ROLE_LABELS, Session, Sessions, credential_fingerprint, load_secret_key,
                    verify_password)
+from ..registration.acknowledgement import Acknowledger
+from ..registration.board import acknowledgement_label, registration_board
 from .previews import SAFE_ID, SIZES, PreviewUnavailable, page_image, prune
 
 log = logging.getLogger("mailroom.review")
@@ -267,7 +269,29 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
     @app.get("/dashboard")
     def dashboard_page(request: Request, session: Session = Depends(current)) -> Response:
         board = queries.dashboard(config, store)
-        return render(request, "dashboard.html", board=board, page="dashboard")
+        return render(request, "dashboard.html", board=board, page="dashboard",
+                      reg=registration_board(config, store), ack_label=acknowledgement_label)
+
+    @app.post("/documents/{document_id}/acknowledgement", dependencies=[Depends(csrf)])
+    async def acknowledgement(request: Request, document_id: str, session: Session = Depends(supervisor)) -> Response:
+        """Cancel or force the acknowledgement of a letter in review, or of a filed one before it goes."""
+        doc = store.get_document(document_id) if SAFE_ID.match(document_id) else None
+        if doc is None:
+            raise HTTPException(404, "Document inconnu.")
+        action = (await request.form()).get("action")
+        acknowledger = Acknowledger(config, store)
+        if action == "cancel":
+            done = await run_in_threadpool(acknowledger.cancel, doc.id, session.user)
+            message = "Accusé de réception annulé" if done else "Trop tard : l'accusé de réception est déjà parti"
+        elif action == "force":
+            done = await run_in_threadpool(acknowledger.force, doc.id, session.user)
+            message = ("Accusé de réception demandé" if done and done.acknowledgement.get("state") != "none" else
+                       "Impossible : l'accusé de réception est déjà parti ou la catégorie n'a pas de service")
+        else:
+            raise HTTPException(400, "Action inconnue.")
+        session.flash.append(f"{message} ({doc.registration or doc.id}).")
+        target = f"/documents/{quote(doc.id)}" if doc.state == "review" else "/dashboard"
+        return RedirectResponse(target, status_code=303)
 
     return app
 
