@@ -136,6 +136,16 @@ class AcknowledgementConfig:
     max_attempts: int = 8
 
 
+@dataclass(frozen=True)
+class TransmissionBody:
+    """A competent body mail for another administration is passed on to (CRPA L114-2)."""
+
+    id: str
+    name: str
+    address: str
+    email: str = ""
+
+
 ACKNOWLEDGE_KINDS = ("sva", "svr", "simple", "none")
 DEADLINE_KINDS = ("working", "calendar")
 
@@ -156,6 +166,7 @@ class Category:
     service_address: str = ""
     service_phone: str = ""
     service_email: str = ""
+    transmit: bool = False    # mail for another administration: the supervisor picks a [transmission.bodies] entry
 
 
 @dataclass(frozen=True)
@@ -175,6 +186,7 @@ class Config:
     categories: dict[str, Category]
     registration: RegistrationConfig = RegistrationConfig()
     acknowledgement: AcknowledgementConfig = AcknowledgementConfig()
+    transmission_bodies: dict[str, TransmissionBody] = field(default_factory=dict)
 
     # Places under the home folder. One definition, used by every module.
     @property
@@ -316,6 +328,9 @@ def _validate(config: Config) -> None:
                 fail(f"{key}.{name}", "must be 1 or more")
         if category.acknowledge not in ACKNOWLEDGE_KINDS:
             fail(f"{key}.acknowledge", 'must be "sva", "svr", "simple" or "none"')
+        if category.transmit and category.acknowledge != "none":
+            fail(f"{key}.acknowledge", "must be \"none\" for a category that transmits (L114-2: the competent "
+                                       "body acknowledges)")
         if category.acknowledge != "none":
             for name in ("service_name", "service_address"):
                 if not getattr(category, name).strip():
@@ -374,7 +389,7 @@ def load_config(home: Path, config_file: Path | None = None) -> Config:
         raw = _merge(raw, user)
 
     known_sections = {"watch", "inboxes", "runner", "ingest", "split", "ocr", "classify", "publish",
-                      "sharepoint", "review", "categories", "registration", "acknowledgement"}
+                      "sharepoint", "review", "categories", "registration", "acknowledgement", "transmission"}
     unknown = sorted(set(raw) - known_sections)
     if unknown:
         raise ConfigError(f"{source}: unknown section [{unknown[0]}]")
@@ -395,6 +410,16 @@ def load_config(home: Path, config_file: Path | None = None) -> Config:
                 raise ConfigError(f"{source}: categories.{category_id}.{required} is required")
         categories[category_id] = _build(Category, table, f"categories.{category_id}", source, id=category_id)
 
+    transmission = raw.get("transmission", {})
+    if not isinstance(transmission, dict) or set(transmission) - {"bodies"}:
+        raise ConfigError(f"{source}: [transmission] holds only [transmission.bodies.ID] tables")
+    bodies = {}
+    for body_id, table in transmission.get("bodies", {}).items():
+        for required in ("name", "address"):
+            if not str((table or {}).get(required, "")).strip():
+                raise ConfigError(f"{source}: transmission.bodies.{body_id}.{required} is required")
+        bodies[body_id] = _build(TransmissionBody, table, f"transmission.bodies.{body_id}", source, id=body_id)
+
     config = Config(
         home=home,
         source=source,
@@ -412,6 +437,7 @@ def load_config(home: Path, config_file: Path | None = None) -> Config:
         registration=_build(RegistrationConfig, raw.get("registration", {}), "registration", source),
         acknowledgement=_build(AcknowledgementConfig, _renamed(raw.get("acknowledgement", {}), "from", "sender"),
                                "acknowledgement", source),
+        transmission_bodies=bodies,
     )
     _validate(config)
     return config
@@ -438,6 +464,7 @@ def to_toml_dict(config: Config) -> dict:
             ("watch", "runner", "ingest", "split", "ocr", "classify", "publish", "sharepoint", "review",
              "registration", "acknowledgement")}
     data["acknowledgement"]["from"] = data["acknowledgement"].pop("sender")
+    data["transmission"] = {"bodies": plain(config.transmission_bodies)}
     data["inboxes"] = plain(config.inboxes)
     data["categories"] = plain(config.categories)
     for key in list(data["sharepoint"]):

@@ -318,8 +318,9 @@ class Pipeline:
 
     def publish(self, doc: Document, actor: str = "mailroom") -> Document:
         category = self.config.categories[doc.category]
+        filed_pdf = registration.publishable_pdf(self.config, self.store, doc)
         try:
-            result = self.publisher.publish(doc, registration.publishable_pdf(self.config, self.store, doc), category)
+            result = self.publisher.publish(doc, filed_pdf, category)
         except PublishError as error:
             doc.attempts += 1
             doc.state, doc.reason = PUBLISH_FAILED, str(error)
@@ -336,7 +337,7 @@ class Pipeline:
                                  already_there=result.already_there, pdf_sha256=sha256_file(Path(doc.pdf)))
         log.info("%s (%s, %d p.) published: %s", doc.id, doc.source, doc.pages, result.destination)
         self._finish_input_if_done(doc.input_id)
-        registration.acknowledge_after_filing(self.config, self.store, doc, actor)
+        registration.after_filing(self.config, self.store, doc, filed_pdf, actor)
         return self.store.get_document(doc.id)
 
     def retry_due_publications(self) -> int:

@@ -76,6 +76,14 @@ def test_acknowledging_category_without_service_address_is_refused_at_load(home)
     (home / "mailroom.toml").write_text('[registration]\nnumber_format = "{annee}-{seq}"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"registration\.number_format"):
         load_config(home)
+    (home / "mailroom.toml").write_text('[transmission.bodies.caf]\nname = "CAF"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"transmission\.bodies\.caf\.address is required"):
+        load_config(home)
+    (home / "mailroom.toml").write_text('[categories.autre-administration]\nlabel = "A"\nlibrary = "T"\ntransmit = true\n'
+                                        'acknowledge = "simple"\nservice_name = "S"\nservice_address = "A"\n'
+                                        '[categories.autre]\nlabel = "Autre"\nlibrary = "A"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"categories\.autre-administration\.acknowledge: must be \"none\""):
+        load_config(home)
 
 
 # -- numbers ------------------------------------------------------------------------------------------

@@ -97,3 +97,33 @@ def test_dashboard_lists_deadlines_and_acknowledgements_waiting_and_force_sends(
     client.post(f"/documents/{doc.id}/acknowledgement", data={"csrf": token, "action": "force"})
     assert store.get_document(doc.id).acknowledgement["state"] == "batched"
     assert "Aucun accusé de réception en attente." in client.get("/dashboard").text
+
+
+def test_mail_for_another_administration_is_transmitted_and_the_sender_told(setup):
+    config, store, docs, client = setup
+    import subprocess
+    token = log_in(client, "claire")
+    page = client.get(f"/documents/{docs[0].id}").text
+    assert "Caisse d&#39;allocations familiales de la Seine-Maritime" in page or "Caisse d'allocations" in page
+    refused = client.post(f"/documents/{docs[0].id}/decision",
+                          data={"csrf": token, "category": "autre-administration"})
+    assert refused.status_code == 400 and "organisme compétent" in refused.text
+    client.post(f"/documents/{docs[0].id}/decision",
+                data={"csrf": token, "category": "autre-administration", "transmit_to": "caf"})
+    doc = store.get_document(docs[0].id)
+    assert doc.state == PUBLISHED and "Transmis" in doc.destination
+    ack = doc.acknowledgement
+    assert ack["state"] == "transmitted" and ack["body"] == "caf"  # no acknowledgement of our own
+    text = lambda path: " ".join(subprocess.run(["pdftotext", path, "-"], capture_output=True, text=True,
+                                                check=True).stdout.split())
+    slip, notice = text(ack["slip"]), text(ack["file"])
+    assert "Bordereau de transmission" in slip and "L114-2" in slip and doc.registration in slip
+    assert "Caisse d'allocations familiales de la Seine-Maritime" in slip
+    import pikepdf
+    with pikepdf.open(ack["slip"]) as pdf:
+        assert len(pdf.pages) == 1 + doc.pages  # the slip, then the letter itself
+    assert "ne relève pas de la compétence du Département" in notice and "12 rue de la CAF, 76000 Rouen" in notice
+    assert "Jeanne Martin" in notice and "vous en accusera réception" in notice
+    [event] = store.events(doc.id, kind="transmitted")
+    assert event.actor == "claire" and event.details["body"] == "caf"
+    assert not (config.home / "acknowledgements").exists()

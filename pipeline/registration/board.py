@@ -12,7 +12,8 @@ from .deadlines import calendar_for
 SOON_WORKING_DAYS = 5
 ACK_LABELS = {"pending": "prévu", "failed": "en échec, nouvel essai prévu", "unconfirmed": "envoi interrompu, à vérifier",
               "cancelled": "annulé", "sent": "envoyé par courriel", "batched": "dans le lot papier du jour",
-              "sending": "en cours d'envoi", "none": "aucun"}
+              "sending": "en cours d'envoi", "none": "aucun",
+              "transmitted": "sans objet : transmis à l'autorité compétente"}
 
 
 @dataclass

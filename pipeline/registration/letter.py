@@ -94,37 +94,41 @@ def _paragraphs(facts: LetterFacts) -> list[str]:
 
 
 def render_letter(facts: LetterFacts) -> bytes:
+    c = facts.category
+    header = [c.service_name, *c.service_address.splitlines()]
+    header += [f"Tél. {c.service_phone}"] if c.service_phone else []
+    header += [c.service_email] if c.service_email else []
+    return render_page(facts.organisation, header, facts.addressee, facts.written,
+                       f"Objet : accusé de réception — N° d'enregistrement {facts.number}", _paragraphs(facts),
+                       "Accusé de réception délivré en application des articles L112-3 et R112-5 du code des "
+                       "relations entre le public et l'administration.", f"Accusé de réception {facts.number}")
+
+
+def render_page(organisation: str, header: list[str], addressee: list[str], written: date, subject: str,
+                paragraphs: list[str], footer: str, title: str) -> bytes:
+    """One A4 letter: sender's block top left, addressee in the DL window, subject, body (escaped already)."""
     regular, bold = fonts()
     width, height = A4
     buffer = io.BytesIO()
     page = Canvas(buffer, pagesize=A4, invariant=1, pageCompression=1)
-    page.setTitle(f"Accusé de réception {facts.number}")
-    page.setAuthor(facts.organisation)
-    page.setSubject("Accusé de réception (CRPA L112-3, R112-5)")
+    page.setTitle(title)
+    page.setAuthor(organisation)
     small = ParagraphStyle("small", fontName=regular, fontSize=9, leading=11.5)
     body = ParagraphStyle("body", fontName=regular, fontSize=10, leading=13.5, spaceAfter=7)
-    # The sender's block, top left.
-    header = [f"<b>{escape(facts.organisation)}</b>", escape(facts.category.service_name),
-              *[escape(line) for line in facts.category.service_address.splitlines() if line.strip()]]
-    if facts.category.service_phone:
-        header.append(f"Tél. {escape(facts.category.service_phone)}")
-    if facts.category.service_email:
-        header.append(escape(facts.category.service_email))
+    lines = [f"<b>{escape(organisation)}</b>", *[escape(line.strip()) for line in header if line.strip()]]
     Frame(20 * mm, height - 48 * mm, 85 * mm, 36 * mm, showBoundary=0, leftPadding=0, topPadding=0).addFromList(
-        [Paragraph("<br/>".join(header), small)], page)
+        [Paragraph("<br/>".join(lines), small)], page)
     # The addressee, in the DL window: 100 × 45 mm, 100 mm from the left, 50 mm from the top.
     window = ParagraphStyle("window", fontName=regular, fontSize=10.5, leading=13)
     Frame(105 * mm, height - 95 * mm, 90 * mm, 45 * mm, showBoundary=0, leftPadding=0, topPadding=4 * mm).addFromList(
-        [Paragraph("<br/>".join(escape(line) for line in facts.addressee), window)], page)
+        [Paragraph("<br/>".join(escape(line) for line in addressee), window)], page)
     page.setFont(regular, 10)
-    page.drawString(105 * mm, height - 104 * mm, f"Le {french_date(facts.written)}")
-    flow = [Paragraph(f"<b>Objet : accusé de réception — N° d'enregistrement {escape(facts.number)}</b>", body)]
-    flow += [Paragraph(text, body) for text in _paragraphs(facts)]
-    flow.append(Paragraph(f"Le service du courrier<br/>{escape(facts.organisation)}", body))
+    page.drawString(105 * mm, height - 104 * mm, f"Le {french_date(written)}")
+    flow = [Paragraph(f"<b>{escape(subject)}</b>", body)] + [Paragraph(text, body) for text in paragraphs]
+    flow.append(Paragraph(f"Le service du courrier<br/>{escape(organisation)}", body))
     Frame(20 * mm, 15 * mm, width - 40 * mm, height - 130 * mm, showBoundary=0).addFromList(flow, page)
     page.setFont(regular, 7)
-    page.drawString(20 * mm, 10 * mm, "Accusé de réception délivré en application des articles L112-3 et R112-5 du "
-                                      "code des relations entre le public et l'administration.")
+    page.drawString(20 * mm, 10 * mm, footer)
     page.showPage()
     page.save()
     return buffer.getvalue()

@@ -28,7 +28,8 @@ from .deadlines import arrival_date
 STATUS = {"published": "classé", "review": "en vérification", "rejected": "rejeté (pas du courrier)",
           "quarantined": "en quarantaine", "publish-failed": "classement en échec", "duplicate": "doublon"}
 ACK = {"sent": "envoyé par courriel", "batched": "à poster (lot papier)", "pending": "prévu", "failed": "en échec",
-       "cancelled": "annulé", "unconfirmed": "envoi à vérifier", "sending": "en cours", "none": "sans objet"}
+       "cancelled": "annulé", "unconfirmed": "envoi à vérifier", "sending": "en cours", "none": "sans objet",
+       "transmitted": "transmis (L114-2)"}
 HEADERS = ["N° d'enregistrement", "Reçu le", "Heure", "Expéditeur", "Objet", "Catégorie", "Pages", "Statut",
            "Date limite", "Accusé de réception"]
 
@@ -70,6 +71,8 @@ def register_lines(config: Config, store: Store, start: date | None = None, end:
         label = config.categories[doc.category].label if doc.category in config.categories else (doc.category or "")
         ack = doc.acknowledgement or {}
         ack_text = ACK.get(ack.get("state") or "none", ack.get("state") or "")
+        if ack.get("state") == "transmitted":
+            ack_text += f" à {ack.get('to')}"
         if ack.get("sent_at") and ack.get("state") in ("sent", "batched"):
             ack_text += f" le {datetime.fromisoformat(ack['sent_at']).astimezone():%d/%m/%Y}"
         deadline = f"{date.fromisoformat(doc.deadline):%d/%m/%Y}" if doc.deadline else ""

@@ -4,7 +4,8 @@
 - before classification: ``ensure_registered`` (a letter never waits for a stuck batch);
 - when the category is settled (routing, a supervisor's decision): ``set_deadline``;
 - at publication: ``publishable_pdf`` (the stamped copy);
-- once filed: ``acknowledge_after_filing`` (plan, and send when due; failures are recorded, never raised).
+- once filed: ``after_filing`` (transmission to another administration, or the acknowledgement planned
+  and sent when due; failures are recorded, never raised).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from .acknowledgement import Acknowledger
 from .deadlines import calendar_for, processing_deadline
 from .numbers import register_pending
 from .stamp import stamp
+from .transmission import transmit
 
 log = logging.getLogger("mailroom")
 
@@ -53,7 +55,16 @@ def publishable_pdf(config: Config, store: Store, doc: Document) -> Path:
     return Path(doc.pdf)
 
 
-def acknowledge_after_filing(config: Config, store: Store, doc: Document, actor: str = "mailroom") -> None:
+def after_filing(config: Config, store: Store, doc: Document, filed_pdf: Path, actor: str = "mailroom") -> None:
+    """Mail for another administration is passed on (L114-2); the rest is acknowledged as its category says."""
+    category = config.categories.get(doc.category or "")
+    if category is not None and category.transmit:
+        try:
+            transmit(config, store, doc, filed_pdf, actor)
+        except Exception as error:  # filed all the same; shown in the journal and the register
+            log.exception("%s could not be transmitted", doc.id)
+            store.journal("transmission-failed", doc.input_id, doc.id, actor, error=str(error))
+        return
     try:
         acknowledger = Acknowledger(config, store)
         doc = acknowledger.plan(doc, reviewed=doc.route_source == ROUTE_SUPERVISOR, actor=actor)

@@ -366,7 +366,8 @@ def _document_context(config: Config, store: Store, doc: Document) -> dict[str, 
     position = [d.id for d in queue].index(doc.id) + 1 if doc.id in [d.id for d in queue] else None
     return {"doc": doc, "top": top, "proposed": proposed, "others": others, "previous": previous,
             "following": following, "position": position, "queue_length": len(queue),
-            "references": list(doc.fields.get("references") or [])}
+            "references": list(doc.fields.get("references") or []),
+            "transmission_bodies": list(config.transmission_bodies.values())}
 
 
 def _form_values(form) -> dict[str, Any]:
@@ -378,6 +379,7 @@ def _form_values(form) -> dict[str, Any]:
         "references": [{"kind": str(k)[:MAX_FIELD], "value": str(v)[:MAX_FIELD]}
                        for k, v in zip(form.getlist("ref_kind"), form.getlist("ref_value"))],
         "urgent": form.get("urgent") == "on",
+        "transmit_to": str(form.get("transmit_to", "")),
     }
 
 
@@ -417,6 +419,12 @@ def _decision_from_form(config: Config, doc: Document, form) -> tuple[str, dict[
         raise FormError(f"{MAX_REFERENCES} références au plus.")
     fields = dict(doc.fields) | {"sender": sender or None, "letter_date": letter_date or None,
                                  "references": references, "urgent": form.get("urgent") == "on"}
+    if config.categories[category].transmit:  # L114-2: to whom this letter is passed on
+        body = str(form.get("transmit_to", ""))
+        if body not in config.transmission_bodies:
+            raise FormError("Choisissez l'organisme compétent à qui transmettre ce courrier." if config.transmission_bodies
+                            else "Aucun organisme n'est configuré pour les transmissions ([transmission.bodies]).")
+        fields["transmitted_to"] = body
     return category, fields
 
 

@@ -64,6 +64,15 @@ acknowledge = "simple"
 [categories.factures]
 label = "Factures"
 library = "Factures"
+[categories.autre-administration]
+label = "Autre administration – à transmettre"
+library = "Transmis"
+always_review = true
+transmit = true
+[transmission.bodies.caf]
+name = "Caisse d'allocations familiales de la Seine-Maritime"
+address = "12 rue de la CAF\\n76000 Rouen"
+email = "courrier@caf76.example.fr"
 [categories.autre]
 label = "Autre (à qualifier)"
 library = "A-qualifier"
