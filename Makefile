@@ -6,7 +6,8 @@
 VENV    := .venv
 PY      := $(VENV)/bin/python
 APT_PACKAGES := tesseract-ocr tesseract-ocr-fra tesseract-ocr-eng tesseract-ocr-osd poppler-utils \
-                fonts-dejavu-core fonts-liberation chromium ghostscript qpdf jbig2dec
+                fonts-dejavu-core fonts-liberation fonts-breip chromium ghostscript qpdf jbig2dec openssl \
+                redis-server
 HOME_DIR ?= var
 
 .PHONY: setup system-packages venv run test test-quick samples model bench clean

@@ -189,20 +189,30 @@ class RealPage:
     name: str
     path: Path         # image or PDF, as given to both tools
     text: str
+    source: str = ""   # the folder it is reported under: a tapuscorpus sub-corpus, or "ocrmypdf"
+    handwritten: bool = False  # transcribed mostly as ``~~~`` (handwritten words): no CER to compute
+
+
+def mostly_handwritten(path: Path) -> bool:
+    """Half the words of the transcription or more are ``~~~`` (a handwritten word, not transcribed)."""
+    tokens = "".join(s.get("CONTENT", "") + " " for s in ET.parse(path).iter() if s.tag.endswith("String")).split()
+    return bool(tokens) and sum(token == "~~~" for token in tokens) >= 0.5 * len(tokens)
 
 
 def real_pages(corpus: Path = CORPUS) -> list[RealPage]:
     pages = []
     ocrmypdf = corpus / "ocrmypdf"
     if (ocrmypdf / "francais.pdf").exists():
-        pages.append(RealPage("francais", ocrmypdf / "francais.pdf", (ocrmypdf / "francais.txt").read_text("utf-8")))
+        pages.append(RealPage("francais", ocrmypdf / "francais.pdf", (ocrmypdf / "francais.txt").read_text("utf-8"),
+                              "ocrmypdf"))
     if (ocrmypdf / "linn.png").exists():
-        pages.append(RealPage("linn", ocrmypdf / "linn.png", (ocrmypdf / "linn.txt").read_text("utf-8")))
+        pages.append(RealPage("linn", ocrmypdf / "linn.png", (ocrmypdf / "linn.txt").read_text("utf-8"), "ocrmypdf"))
     for truth in sorted((corpus / "tapuscorpus-fr" / "pages").glob("*.alto.xml")):
         stem = truth.name[: -len(".alto.xml")]
         images = [p for p in truth.parent.glob(stem + ".*") if p.suffix.lower() in (".jpg", ".png", ".tif", ".tiff")]
         if images:
-            pages.append(RealPage("tapus-" + stem[:40], images[0], alto_text(truth)))
+            pages.append(RealPage("tapus-" + stem[:40], images[0], alto_text(truth), stem.split("__")[0],
+                                  mostly_handwritten(truth)))
     return pages
 
 

@@ -7,9 +7,15 @@ Run by hand (OCRmyPDF is a benchmark-only dependency)::
 
 Sets: ``damaged`` (typeset French letters with scanner damage, a quarter of them
 upside down or sideways), ``clean`` (the same kind of letters, undamaged) and
-``real`` (scans of ../shared/corpus with a transcription). For each page: CER and
-WER (jiwer, on normalised text), orientation right or not, seconds, output bytes;
-for each tool: pages per minute on ``--jobs`` cores and peak RSS (whole process tree).
+``real`` (scans of ../shared/corpus with a transcription). Three tools in one run:
+mailroom, OCRmyPDF and a plain one-pass ``tesseract -l fra+eng`` on the original
+image (no clean-up, no rotation: the floor any clean-up must beat). For each page:
+CER and WER (jiwer, on normalised text), orientation right or not, seconds, output
+bytes; the real pages per source folder (each tapuscorpus sub-corpus, the OCRmyPDF
+scans), every real page where mailroom is worse than OCRmyPDF by more than one CER
+point, upright real pages each tool turned, and the mostly handwritten pages
+(transcribed as ``~~~``: no CER, only whether mailroom said « manuscrit »); for each
+tool: pages per minute on ``--jobs`` cores and peak RSS (whole process tree).
 """
 from __future__ import annotations
 
@@ -133,6 +139,8 @@ class Input:
     rotations: list[int | None]    # clockwise turn that makes each page upright (None: unknown)
     pages: int = 1
     image_dpi: int | None = None   # for OCRmyPDF, when the image carries no usable DPI
+    source: str = ""               # real pages: the source folder they are reported under
+    handwritten: bool = False      # real pages transcribed as handwriting (no CER)
 
 
 def prepare_inputs(folder: Path, damaged: int, clean: int, real: bool) -> list[Input]:
@@ -155,7 +163,8 @@ def prepare_inputs(folder: Path, damaged: int, clean: int, real: bool) -> list[I
                     dpi = image.info.get("dpi")
                     if not dpi or min(dpi) < 50:
                         image_dpi = int(infer_dpi(*image.size))
-            inputs.append(Input(page.name, page.path, "real", [page.text], [None], 1, image_dpi))
+            inputs.append(Input(page.name, page.path, "real", [page.text], [0], 1, image_dpi, page.source,
+                                page.handwritten))
     return inputs
 
 
@@ -165,6 +174,8 @@ def prepare_inputs(folder: Path, damaged: int, clean: int, real: bool) -> list[I
 class ToolRun:
     texts: dict[str, list[str]] = field(default_factory=dict)
     rotations: dict[str, list[bool]] = field(default_factory=dict)  # page shown upright
+    turned: dict[str, list[int]] = field(default_factory=dict)      # quarter turn the tool applied
+    handwritten: dict[str, list[bool]] = field(default_factory=dict)  # mailroom: page said handwritten
     seconds: dict[str, list[float]] = field(default_factory=dict)
     bytes: dict[str, int] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
@@ -187,7 +198,7 @@ def _mailroom_child(spec_path: Path, result_path: Path) -> None:
     work, jobs = Path(spec["work"]), spec["jobs"]
     home = work / "home"
     config = load_config(home)
-    out: dict = {"bytes": {}, "seconds": {}, "failures": {}}
+    out: dict = {"bytes": {}, "seconds": {}, "failures": {}, "turned": {}, "handwritten": {}}
     with ProcessPoolExecutor(jobs) as pool:
         list(pool.map(abs, range(jobs)))  # a long-running service starts its pool once
         started = time.monotonic()
@@ -201,6 +212,8 @@ def _mailroom_child(spec_path: Path, result_path: Path) -> None:
             assemble(doc, results, config, output)
             out["bytes"][name] = output.stat().st_size
             out["seconds"][name] = [r.seconds for r in results]
+            out["turned"][name] = [r.result.rotation for r in results]
+            out["handwritten"][name] = [r.result.handwritten for r in results]
             errors = [r.error for r in results if r.error]
             if errors:
                 out["failures"][name] = errors[0]
@@ -218,7 +231,7 @@ def run_mailroom(inputs: list[Input], jobs: int, work: Path) -> ToolRun:
         subprocess.run([sys.executable, __file__, "--child", str(spec), str(work / "result.json")], check=True)
     data = json.loads((work / "result.json").read_text())
     run = ToolRun(seconds=data["seconds"], bytes=data["bytes"], failures=data["failures"], wall=data["wall"],
-                  peak_rss=rss.peak)
+                  peak_rss=rss.peak, turned=data["turned"], handwritten=data["handwritten"])
     for item in inputs:  # text read back from the PDF, as for OCRmyPDF
         output = work / "out" / f"{item.name}.pdf"
         run.texts[item.name] = pdftotext_pages(output, item.pages)
@@ -247,13 +260,49 @@ def run_ocrmypdf(inputs: list[Input], jobs: int, work: Path, extra: list[str]) -
                 run.failures[item.name] = (last[-1] if last else f"exit {result.returncode}")[:120]
                 run.texts[item.name] = [""] * item.pages
                 run.rotations[item.name] = [False] * item.pages
+                run.turned[item.name] = [0] * item.pages
                 run.bytes[item.name] = 0
                 continue
             run.bytes[item.name] = output.stat().st_size
             run.rotations[item.name] = displayed_upright(output, item.pages)
+            with pikepdf.open(output) as pdf:
+                run.turned[item.name] = [int(page.obj.get("/Rotate", 0)) % 360 for page in pdf.pages]
             run.texts[item.name] = pdftotext_pages(output, item.pages)
     run.wall = time.monotonic() - started
     run.peak_rss = rss.peak
+    return run
+
+
+def _plain_image(item: Input, folder: Path) -> Path:
+    """The original image, as a user would hand it to tesseract (a PDF's page image extracted at its own dpi)."""
+    if item.path.suffix.lower() != ".pdf":
+        return item.path
+    from pipeline.ocr import source_image
+    config = load_config(folder / "home")
+    scan = source_image.load(open_source(item.path, config.ingest), 1, config.ingest.raster_dpi)
+    path = folder / f"{item.name}.png"
+    scan.image.save(path, dpi=(scan.dpi, scan.dpi))
+    return path
+
+
+def _plain_page(path: str) -> tuple[str, float]:
+    begun = time.monotonic()
+    result = subprocess.run(["tesseract", path, "-", "-l", "fra+eng"], capture_output=True, timeout=600,
+                            env=dict(os.environ, OMP_THREAD_LIMIT="1"))
+    return result.stdout.decode("utf-8", "replace"), time.monotonic() - begun
+
+
+def run_plain(inputs: list[Input], jobs: int, work: Path) -> ToolRun:
+    """``tesseract IMAGE - -l fra+eng`` on each real page's original image, ``jobs`` at a time."""
+    work.mkdir(parents=True, exist_ok=True)
+    real = [item for item in inputs if item.set == "real"]
+    images = [str(_plain_image(item, work)) for item in real]
+    run = ToolRun()
+    started = time.monotonic()
+    with TreeRss() as rss, ProcessPoolExecutor(jobs) as pool:
+        for item, (text, seconds) in zip(real, pool.map(_plain_page, images)):
+            run.texts[item.name], run.seconds[item.name] = [text], [seconds]
+    run.wall, run.peak_rss = time.monotonic() - started, rss.peak
     return run
 
 
@@ -263,39 +312,49 @@ def ratio(ours: float, theirs: float) -> str:
     return f"{ours / theirs:.2f}" if theirs else ("1.00" if not ours else "∞")
 
 
-def report(inputs: list[Input], ours: ToolRun, theirs: ToolRun, jobs: int) -> dict:
+def _mean(rows: list[dict], key: str) -> float:
+    return statistics.mean(r[key] for r in rows) if rows else 0.0
+
+
+def report(inputs: list[Input], ours: ToolRun, theirs: ToolRun, plain: ToolRun, jobs: int) -> dict:
     rows = []
-    print(f"\n{'page':34} {'CER mr':>7} {'CER om':>7} {'WER mr':>7} {'WER om':>7} {'rot mr':>6} {'rot om':>6}"
-          f" {'s mr':>5} {'s om':>5}")
+    print(f"\n{'page':34} {'CER mr':>7} {'CER om':>7} {'CER ts':>7} {'WER mr':>7} {'WER om':>7} {'rot mr':>6}"
+          f" {'rot om':>6} {'s mr':>5} {'s om':>5}")
     for item in inputs:
         for index in range(item.pages):
             truth = item.truths[index]
             cer_m, wer_m = error_rates(truth, ours.texts[item.name][index])
             cer_o, wer_o = error_rates(truth, theirs.texts[item.name][index])
+            cer_p = error_rates(truth, plain.texts[item.name][index])[0] if item.name in plain.texts else None
             want = item.rotations[index]
             rot_m = None if want is None else ours.rotations[item.name][index]
             rot_o = None if want is None else theirs.rotations[item.name][index]
-            row = dict(input=item.name, page=index + 1, set=item.set, cer_mailroom=cer_m, cer_ocrmypdf=cer_o,
+            row = dict(input=item.name, page=index + 1, set=item.set, source=item.source,
+                       handwritten=item.handwritten, cer_mailroom=cer_m, cer_ocrmypdf=cer_o, cer_tesseract=cer_p,
                        wer_mailroom=wer_m, wer_ocrmypdf=wer_o, rotated=bool(want), orientation_mailroom=rot_m,
-                       orientation_ocrmypdf=rot_o, seconds_mailroom=ours.seconds[item.name][index],
+                       orientation_ocrmypdf=rot_o, turned_mailroom=ours.turned[item.name][index],
+                       turned_ocrmypdf=theirs.turned[item.name][index],
+                       said_handwritten=ours.handwritten[item.name][index],
+                       seconds_mailroom=ours.seconds[item.name][index],
                        seconds_ocrmypdf=theirs.seconds[item.name][index])
             rows.append(row)
             label = f"{item.name[:28]}#{index + 1}"
             flag = lambda value: "-" if value is None else ("ok" if value else "FAUX")  # noqa: E731
-            print(f"{label:34} {cer_m * 100:6.2f}% {cer_o * 100:6.2f}% {wer_m * 100:6.2f}% {wer_o * 100:6.2f}%"
-                  f" {flag(rot_m):>6} {flag(rot_o):>6} {row['seconds_mailroom']:5.1f} {row['seconds_ocrmypdf']:5.1f}")
+            plain_cer = "-" if cer_p is None else f"{cer_p * 100:6.2f}%"
+            print(f"{label:34} {cer_m * 100:6.2f}% {cer_o * 100:6.2f}% {plain_cer:>7} {wer_m * 100:6.2f}%"
+                  f" {wer_o * 100:6.2f}% {flag(rot_m):>6} {flag(rot_o):>6} {row['seconds_mailroom']:5.1f}"
+                  f" {row['seconds_ocrmypdf']:5.1f}" + ("  (manuscrit)" if item.handwritten else ""))
     summary = {}
+    scored = [r for r in rows if not r["handwritten"]]
     print("\norientation: rotated pages shown upright (all pages shown upright)")
     print(f"{'set':10} {'pages':>5} {'CER mailroom':>13} {'CER OCRmyPDF':>13} {'ratio':>6} {'WER mr':>7}"
           f" {'WER om':>7} {'orient. mr':>12} {'orient. om':>12}")
     for set_name in ("damaged", "clean", "real"):
-        group = [r for r in rows if r["set"] == set_name]
+        group = [r for r in scored if r["set"] == set_name]
         if not group:
             continue
-        cer_m = statistics.mean(r["cer_mailroom"] for r in group)
-        cer_o = statistics.mean(r["cer_ocrmypdf"] for r in group)
-        wer_m = statistics.mean(r["wer_mailroom"] for r in group)
-        wer_o = statistics.mean(r["wer_ocrmypdf"] for r in group)
+        cer_m, cer_o = _mean(group, "cer_mailroom"), _mean(group, "cer_ocrmypdf")
+        wer_m, wer_o = _mean(group, "wer_mailroom"), _mean(group, "wer_ocrmypdf")
         rotated = [r for r in group if r["rotated"]]
         known = [r for r in group if r["orientation_mailroom"] is not None]
         orient_m = (f"{sum(r['orientation_mailroom'] for r in rotated)}/{len(rotated)}"
@@ -306,21 +365,68 @@ def report(inputs: list[Input], ours: ToolRun, theirs: ToolRun, jobs: int) -> di
                                  wer_ocrmypdf=wer_o, orientation_mailroom=orient_m, orientation_ocrmypdf=orient_o)
         print(f"{set_name:10} {len(group):5} {cer_m * 100:12.2f}% {cer_o * 100:12.2f}% {ratio(cer_m, cer_o):>6}"
               f" {wer_m * 100:6.2f}% {wer_o * 100:6.2f}% {orient_m:>12} {orient_o:>12}")
+
+    real = [r for r in scored if r["set"] == "real"]
+    if real:
+        print(f"\nreal pages per source folder (CER; ts = plain tesseract -l fra+eng on the original image)")
+        print(f"{'source':24} {'pages':>5} {'mailroom':>9} {'OCRmyPDF':>9} {'ratio':>6} {'tesseract':>10} {'ratio':>6}")
+        folders = {}
+        for source in sorted({r["source"] for r in real}):
+            group = [r for r in real if r["source"] == source]
+            cer_m, cer_o, cer_p = (_mean(group, key) for key in ("cer_mailroom", "cer_ocrmypdf", "cer_tesseract"))
+            folders[source] = dict(pages=len(group), cer_mailroom=cer_m, cer_ocrmypdf=cer_o, cer_tesseract=cer_p)
+            print(f"{source:24} {len(group):5} {cer_m * 100:8.2f}% {cer_o * 100:8.2f}% {ratio(cer_m, cer_o):>6}"
+                  f" {cer_p * 100:9.2f}% {ratio(cer_m, cer_p):>6}")
+        cer_m, cer_o, cer_p = (_mean(real, key) for key in ("cer_mailroom", "cer_ocrmypdf", "cer_tesseract"))
+        print(f"{'all real pages':24} {len(real):5} {cer_m * 100:8.2f}% {cer_o * 100:8.2f}% {ratio(cer_m, cer_o):>6}"
+              f" {cer_p * 100:9.2f}% {ratio(cer_m, cer_p):>6}")
+        worse = [r for r in real if r["cer_mailroom"] > r["cer_ocrmypdf"] + 0.01]
+        print(f"\npages where mailroom is worse than OCRmyPDF by more than 1 CER point: {len(worse)}")
+        for r in sorted(worse, key=lambda r: r["cer_ocrmypdf"] - r["cer_mailroom"]):
+            print(f"  {r['input'][:46]:46} {r['cer_mailroom'] * 100:6.2f}% vs {r['cer_ocrmypdf'] * 100:6.2f}%"
+                  f" (+{(r['cer_mailroom'] - r['cer_ocrmypdf']) * 100:.1f})")
+        floor = [r for r in real if r["cer_mailroom"] > r["cer_tesseract"] + 0.01]
+        print(f"pages where mailroom is worse than plain tesseract by more than 1 CER point: {len(floor)}")
+        for r in floor:
+            print(f"  {r['input'][:46]:46} {r['cer_mailroom'] * 100:6.2f}% vs {r['cer_tesseract'] * 100:6.2f}%")
+        upright = [r for r in rows if r["set"] == "real"]
+        turned_m = [r["input"] for r in upright if r["turned_mailroom"]]
+        turned_o = [r["input"] for r in upright if r["turned_ocrmypdf"]]
+        print(f"upright real pages turned: mailroom {len(turned_m)}/{len(upright)} {turned_m or ''},"
+              f" OCRmyPDF {len(turned_o)}/{len(upright)} {turned_o or ''}")
+        summary["real_folders"] = folders
+        summary["real_all"] = dict(pages=len(real), cer_mailroom=cer_m, cer_ocrmypdf=cer_o, cer_tesseract=cer_p)
+        summary["worse_than_ocrmypdf"] = [r["input"] for r in worse]
+        summary["upright_turned_mailroom"], summary["upright_turned_ocrmypdf"] = turned_m, turned_o
+    written = [r for r in rows if r["handwritten"]]
+    if written:
+        said = [r["input"] for r in written if r["said_handwritten"]]
+        false = [r["input"] for r in rows if r["said_handwritten"] and not r["handwritten"]]
+        print(f"mostly handwritten pages said « manuscrit »: {len(said)}/{len(written)};"
+              f" other pages said « manuscrit »: {len(false)} {false or ''}")
+        summary["handwritten_said"], summary["handwritten_false"] = said, false
+
     pages = sum(i.pages for i in inputs)
     both = [i for i in inputs if theirs.bytes.get(i.name)]
     bytes_m = sum(ours.bytes[i.name] for i in both) / max(1, sum(i.pages for i in both))
     bytes_o = sum(theirs.bytes[i.name] for i in both) / max(1, sum(i.pages for i in both))
     ppm_m, ppm_o = pages / ours.wall * 60, pages / theirs.wall * 60
+    plain_pages = len(plain.texts)
+    ppm_p = plain_pages / plain.wall * 60 if plain.wall else 0.0
     print(f"\n{'':28} {'mailroom':>12} {'OCRmyPDF':>12} {'ratio':>6}")
     print(f"{'pages per minute (' + str(jobs) + ' jobs)':28} {ppm_m:12.1f} {ppm_o:12.1f} {ratio(ppm_m, ppm_o):>6}")
-    print(f"{'bytes per page':28} {bytes_m:12.0f} {bytes_o:12.0f} {ratio(bytes_m, bytes_o):>6}")
+    print(f"{'bytes per page':28} {bytes_m:12,.0f} {bytes_o:12,.0f} {ratio(bytes_m, bytes_o):>6}")
     print(f"{'peak RSS, process tree (MB)':28} {ours.peak_rss / 1e6:12.0f} {theirs.peak_rss / 1e6:12.0f}"
           f" {ratio(ours.peak_rss, theirs.peak_rss):>6}")
     print(f"{'wall seconds':28} {ours.wall:12.1f} {theirs.wall:12.1f}")
+    if plain_pages:
+        print(f"plain tesseract: {plain_pages} real pages, {ppm_p:.1f} pages per minute ({jobs} jobs),"
+              f" no text layer, no rotation, no clean-up")
     for name, tool in (("mailroom", ours), ("OCRmyPDF", theirs)):
         for item, reason in tool.failures.items():
             print(f"échec {name} {item}: {reason}")
     summary.update(pages=pages, jobs=jobs, pages_per_minute_mailroom=ppm_m, pages_per_minute_ocrmypdf=ppm_o,
+                   pages_per_minute_tesseract=ppm_p,
                    bytes_per_page_mailroom=bytes_m, bytes_per_page_ocrmypdf=bytes_o,
                    peak_rss_mailroom=ours.peak_rss, peak_rss_ocrmypdf=theirs.peak_rss,
                    failures_mailroom=ours.failures, failures_ocrmypdf=theirs.failures)
@@ -337,6 +443,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--damaged", type=int, default=24, help="damaged synthetic pages")
     parser.add_argument("--clean", type=int, default=12, help="clean synthetic pages")
     parser.add_argument("--no-real", action="store_true", help="leave out the corpus scans")
+    parser.add_argument("--only", action="append", default=[],
+                        help="keep only the real pages whose name contains this (repeatable)")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--ocrmypdf-args", default="--rotate-pages --deskew",
                         help="OCRmyPDF options besides -l fra+eng and --jobs")
@@ -347,11 +455,14 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="ocr-bench-"))
     try:
         inputs = prepare_inputs(args.out / "input", args.damaged, args.clean, not args.no_real)
+        if args.only:
+            inputs = [i for i in inputs if i.set != "real" or any(part in i.name for part in args.only)]
         print(f"{sum(i.pages for i in inputs)} pages, {args.jobs} jobs; OCRmyPDF "
               f"{subprocess.run([str(Path(sys.executable).with_name('ocrmypdf')), '--version'], capture_output=True, text=True).stdout.strip()}")
         ours = run_mailroom(inputs, args.jobs, work / "mailroom")
         theirs = run_ocrmypdf(inputs, args.jobs, work / "ocrmypdf", args.ocrmypdf_args.split())
-        results = report(inputs, ours, theirs, args.jobs)
+        plain = run_plain(inputs, args.jobs, work / "tesseract")
+        results = report(inputs, ours, theirs, plain, args.jobs)
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "results.json").write_text(json.dumps(results, indent=1, ensure_ascii=False))
         for tool in ("mailroom", "ocrmypdf"):

@@ -16,9 +16,11 @@ from collections import Counter
 from pathlib import Path
 
 from . import __version__
-from .config import Config, ConfigError, load_config, to_toml_dict
-from .records import DUPLICATE, FINAL_STATES, PUBLISH_FAILED, PUBLISHED, QUARANTINED, REVIEW, Document
-from .runner import Pipeline
+from .config import Config, load_config, to_toml_dict
+from .coordinator import Coordinator
+from .errors import ExitCode, MailroomError
+from .records import DUPLICATE, FINAL_STATES, PUBLISH_FAILED, PUBLISHED, QUARANTINED, REVIEW, Document, InputState
+from .service import MailroomService
 from .store import InputRow, Store
 from .watch import Watcher, claim, is_junk, recover_incoming
 
@@ -29,6 +31,7 @@ COMMAND_MODULES = (
     "pipeline.publish.sharepoint_commands",  # sharepoint check
     "pipeline.review.commands",        # review, users
     "pipeline.registration.commands",  # register
+    "pipeline.trace.commands",         # verify, proof, seal, archive export, purge, process-description
 )
 PUBLISH_RETRY_SECONDS = 60.0
 
@@ -66,7 +69,7 @@ def report_lines(store: Store, input_ids: list[str]) -> list[dict]:
                             confidence=original.confidence, duplicate_of=original.id)
             lines.append(line)
         row = store.get_input(input_id)
-        if not documents and row.state == "quarantined":
+        if not documents and row.state == InputState.QUARANTINED:
             lines.append({"id": row.id, "source": row.original_name, "source_sha256": row.sha256,
                           "source_pages": [], "pages": 0, "status": QUARANTINED, "category": None,
                           "confidence": None, "candidates": [], "fields": {}, "destination": None,
@@ -101,7 +104,7 @@ class ProgressLine:
         self.enabled = stream.isatty()
         self.started = time.monotonic()
 
-    def __call__(self, pipeline: Pipeline) -> None:
+    def __call__(self, pipeline: Coordinator) -> None:
         if not self.enabled:
             return
         counts = pipeline.store.document_counts()
@@ -132,10 +135,17 @@ def install_stop_handlers() -> threading.Event:
 
 # -- commands -------------------------------------------------------------------------------------
 
+def outcome(lines: list[dict]) -> ExitCode:
+    """0 when every input ended published, in review or a duplicate; INCOMPLETE when something was
+    quarantined or a publication failed (so that scripts and cron jobs notice)."""
+    bad = {QUARANTINED, PUBLISH_FAILED, "rejected"}
+    return ExitCode.INCOMPLETE if any(line["status"] in bad for line in lines) else ExitCode.OK
+
+
 def cmd_process(config: Config, args) -> int:
-    store = open_store(config)
     files = collect_files(args.paths)
-    pipeline = Pipeline(config, store)
+    service = MailroomService(config)
+    store, pipeline = service.store, service.coordinator
     recover_incoming(config, store)
     progress = ProgressLine(len(files))
     try:
@@ -145,10 +155,10 @@ def cmd_process(config: Config, args) -> int:
             progress(pipeline)
         pipeline.run_until_idle(progress)
         for row_id in list(pipeline.touched):  # duplicates of files processed in this same run
-            if store.get_input(row_id).state == "duplicate":
+            if store.get_input(row_id).state == InputState.DUPLICATE:
                 pipeline.submit(row_id)
     finally:
-        pipeline.shutdown()
+        service.close()
         progress.done()
     lines = report_lines(store, pipeline.touched)
     if args.report:
@@ -159,22 +169,23 @@ def cmd_process(config: Config, args) -> int:
         if line["status"] == QUARANTINED:
             print(f"quarantined: {line['source']}: {line['reason']}", file=sys.stderr)
     print(f"{len(files)} file(s) → {len(lines)} document(s): {format_summary(summary_counts(lines))}")
-    return 0
+    return outcome(lines)
 
 
 def run_service(config: Config, stop: threading.Event, with_review: bool) -> int:
     """watch and serve: claim settled files, run the stages, retry failed publications."""
     log = logging.getLogger("mailroom")
-    store = open_store(config)
-    pipeline = Pipeline(config, store)
+    service = MailroomService(config)
+    store, pipeline = service.store, service.coordinator
     review_server = None
     if with_review:
         from .review.server import start as start_review
         try:
-            review_server = start_review(config)
+            review_server = start_review(config, service=service)  # decisions use the same publisher
         except RuntimeError as error:  # the port is taken, most often
             print(f"error: the review app cannot start: {error}", file=sys.stderr)
-            return 1
+            service.close()
+            return ExitCode.FAILED
         log.info("review app on %s", review_server.url)
     recover_incoming(config, store)
     resumed = pipeline.resume()
@@ -186,6 +197,8 @@ def run_service(config: Config, stop: threading.Event, with_review: bool) -> int
     watcher = Watcher(config, store, on_claimed=lambda row: (
         log.info("received %s as %s", row.original_name, row.id), pipeline.submit(row.id)))
     watcher.start()
+    from .trace.service import TraceService
+    trace = TraceService(config, store)  # timestamps due again, daily seal, nightly verify, old work/ files
     inboxes = ", ".join(str(inbox.path) for inbox in config.all_inboxes())
     log.info("watching %s (home %s)", inboxes, config.home)
     last_retry = time.monotonic()
@@ -200,11 +213,13 @@ def run_service(config: Config, stop: threading.Event, with_review: bool) -> int
                 last_retry = time.monotonic()
                 pipeline.retry_due_publications()
                 duties.tick()
-                for row in store.inputs("duplicate"):
+                for row in store.inputs(InputState.DUPLICATE):
                     pipeline.submit(row.id)
+            if not pipeline.busy:
+                trace.tick()
     finally:
         watcher.stop()
-        pipeline.shutdown(wait_for_running=True)
+        service.close(wait=True)
         if review_server is not None:
             review_server.stop()
         store.close()
@@ -251,8 +266,31 @@ def status_data(store: Store) -> dict:
     }
 
 
+def cmd_worker(config: Config, args) -> int:
+    from .distributed.app import run_worker
+
+    if args.concurrency < 0:
+        raise SystemExit("mailroom worker: --concurrency must be 1 or more")
+    queues = [q.strip() for q in args.queues.split(",") if q.strip()]
+    return run_worker(config, args.concurrency or config.runner.worker_count, queues, args.hostname or None)
+
+
+def queue_status(config: Config) -> dict | None:
+    """The Celery queue and its live workers (None with the local backend)."""
+    if config.runner.backend != "celery":
+        return None
+    from .distributed.app import broker_state
+
+    return broker_state(config)
+
+
 def cmd_status(config: Config, args) -> int:
-    data = status_data(open_store(config))
+    from .trace.report import status_lines, trace_status
+
+    store = open_store(config)
+    data = status_data(store)
+    data["queue"] = queue_status(config)
+    data["trace"] = trace_status(config, store)
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return 0
@@ -261,6 +299,14 @@ def cmd_status(config: Config, args) -> int:
     oldest = data["oldest_waiting"]
     print(f"Oldest waiting: {oldest['id']} ({oldest['state']}, received {oldest['received_at']})" if oldest
           else "Oldest waiting: nothing is waiting")
+    queue = data["queue"]
+    if queue is not None and not queue["available"]:
+        print(f"Queue: « file d'attente indisponible » ({config.runner.broker_url}: {queue['error']})")
+    elif queue is not None:
+        print(f"Queue: {config.runner.queue}, {queue['queued']} page(s) waiting; "
+              f"{len(queue['workers'])} live worker(s)" + (":" if queue["workers"] else ""))
+        for name, queues in queue["workers"].items():
+            print(f"  {name}  queues: {', '.join(queues)}")
     if data["quarantined"]:
         print(f"Quarantined ({len(data['quarantined'])}):")
         for item in data["quarantined"]:
@@ -277,27 +323,29 @@ def cmd_status(config: Config, args) -> int:
                     if item["state"] == "unconfirmed" else
                     f"{item['error']} (attempts {item['attempts']}, next try after {item['retry_after']})")
             print(f"  {item['id']}  {item['registration']} → {item['to'] or 'paper'}: {what}")
+    for line in status_lines(data["trace"]):
+        print(line)
     return 0
 
 
 def cmd_retry(config: Config, args) -> int:
     from .quarantine import release_input
 
-    store = open_store(config)
-    pipeline = Pipeline(config, store)
+    service = MailroomService(config)
+    store, pipeline = service.store, service.coordinator
     retried = []
     try:
         if args.failed:
             for doc in store.documents(PUBLISH_FAILED):
                 store.journal("retried", doc.input_id, doc.id, actor="cli")
                 retried.append(pipeline.publish(doc, actor="cli"))
-            for row in store.inputs("quarantined"):
+            for row in store.inputs(InputState.QUARANTINED):
                 release_input(config, store, row)
                 pipeline.submit(row.id)
         else:
             row = store.get_input(args.id)
             doc = store.get_document(args.id)
-            if row is not None and row.state == "quarantined":
+            if row is not None and row.state == InputState.QUARANTINED:
                 release_input(config, store, row)
                 pipeline.submit(row.id)
             elif doc is not None and doc.state == PUBLISH_FAILED:
@@ -308,13 +356,13 @@ def cmd_retry(config: Config, args) -> int:
                 state = known.state if known else None
                 print(f"error: {args.id} is {'unknown' if known is None else 'in state ' + state}: only quarantined "
                       "inputs and failed publications can be retried", file=sys.stderr)
-                return 1
+                return ExitCode.USAGE
         pipeline.run_until_idle()
     finally:
-        pipeline.shutdown()
+        service.close()
     lines = report_lines(store, pipeline.touched) + [d.report_line() for d in retried]
     print(f"retried: {format_summary(summary_counts(lines))}")
-    return 0
+    return outcome(lines)
 
 
 def cmd_config_show(config: Config, args) -> int:
@@ -359,6 +407,13 @@ def doctor_checks(config: Config) -> list[tuple[bool, str, str]]:
         problems = [str(error)]
     checks.append((not problems, f"publish target ({config.publish.backend})" +
                    (": " + "; ".join(problems) if problems else ""), "see the problems above"))
+    queue = queue_status(config)
+    if queue is not None:
+        checks.append((queue["available"], f"Redis queue {config.runner.broker_url}" +
+                       (f" ({queue['error']})" if queue["error"] else f", {len(queue['workers'])} live worker(s)"),
+                       "start redis-server, check [runner] broker_url and $" + config.runner.password_env))
+    from .trace.report import doctor_check
+    checks.append(doctor_check(config))
     return checks
 
 
@@ -366,7 +421,7 @@ def cmd_doctor(config: Config, args) -> int:
     checks = doctor_checks(config)
     for ok, what, fix in checks:
         print(f"{'ok  ' if ok else 'FAIL'} {what}" + ("" if ok or not fix else f"  → {fix}"))
-    return 0 if all(ok for ok, _, _ in checks) else 1
+    return ExitCode.OK if all(ok for ok, _, _ in checks) else ExitCode.FAILED
 
 
 # -- parser ---------------------------------------------------------------------------------------
@@ -404,6 +459,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("doctor", help="check the installation").set_defaults(handler=cmd_doctor)
 
+    worker = sub.add_parser("worker", help="read pages from the Redis queue ([runner] backend = \"celery\")")
+    worker.add_argument("--concurrency", type=int, default=0, help="pages read at once (default: one per core)")
+    worker.add_argument("--queues", default="", help="comma-separated queues (default: [runner] queue)")
+    worker.add_argument("--hostname", default="", help="worker name shown by status (default: celery@host)")
+    worker.set_defaults(handler=cmd_worker)
+
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(sub)
     return parser
@@ -416,14 +477,17 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     try:
         config = load_config(Path(args.home), args.config)
-    except ConfigError as error:
-        print(f"configuration error: {error}", file=sys.stderr)
-        return 2
-    try:
-        return args.handler(config, args) or 0
+        return int(args.handler(config, args) or ExitCode.OK)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+    except MailroomError as error:  # the one place errors become words and exit codes
+        prefix = "configuration error" if error.code == "config-invalid" else f"error ({error.code})"
+        print(f"{prefix}: {error}", file=sys.stderr)
+        return int(error.exit_code)
     except FileNotFoundError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
 
 
 if __name__ == "__main__":

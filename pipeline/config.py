@@ -7,6 +7,7 @@ the file without reading code.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import tomllib
@@ -16,11 +17,11 @@ from pathlib import Path
 
 DEFAULT_CONFIG = Path(__file__).with_name("default.toml")
 SPLIT_MODE = re.compile(r"^(separator|none|pages:[1-9][0-9]*)$")
+RUNNER_BACKENDS = {"local", "celery"}
 CATEGORY_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
-class ConfigError(ValueError):
-    """A configuration value is wrong; the message names the file and key."""
+from .errors import ConfigError  # noqa: E402  (re-exported: a configuration value is wrong, the message names it)
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,14 @@ class InboxConfig:
 @dataclass(frozen=True)
 class RunnerConfig:
     workers: int = 0
+    backend: str = "local"                      # "local" (process pool) | "celery" (workers on other machines)
+    broker_url: str = "redis://127.0.0.1:6379/0"
+    result_backend: str = ""                    # empty = the broker's URL
+    password_env: str = "MAILROOM_REDIS_PASSWORD"  # Redis password, put into both URLs when they have none
+    queue: str = "mailroom"
+    visibility_timeout: float = 3600            # seconds before a page taken by a lost worker is given again
+    max_message_mb: float = 64                  # one page (or one page's result) per message, at most this
+    page_attempts: int = 3                      # workers lost on one page before it is declared poison
 
     @property
     def worker_count(self) -> int:
@@ -103,6 +112,14 @@ class SharePointConfig:
     timeout_seconds: float = 60
     max_attempts: int = 6
     chunk_size: int = 4 * 1024 * 1024
+    authority: str = "https://login.microsoftonline.com"
+    key_passphrase_env: str = "MAILROOM_SHAREPOINT_KEY_PASSPHRASE"
+    ca_file: str = ""
+    organisation: str = "Mailroom"
+    max_wait_seconds: float = 5
+    redirect_poll_seconds: float = 60
+    redirect_column: str = "Réorienter vers"
+    redirect_note_column: str = "Remarque mailroom"
     columns: dict[str, str] = field(default_factory=dict)
 
 
@@ -111,6 +128,34 @@ class ReviewConfig:
     host: str = "127.0.0.1"
     port: int = 8000
     secret_key_file: str = ""
+    public_url: str = ""                      # e.g. https://courrier.departement.fr behind a proxy
+    trusted_proxies: tuple[str, ...] = ()     # addresses/networks whose X-Forwarded-* headers are believed
+    session_idle_minutes: int = 480
+    session_hours: int = 12
+
+
+@dataclass(frozen=True)
+class TraceConfig:
+    """The reliable copy (« copie fiable »): timestamps, proofs, seals, nightly checks, retention."""
+
+    enabled: bool = False
+    tsa_url: str = ""
+    tsa_ca_file: str = ""
+    tsa_user: str = ""
+    tsa_password_env: str = "MAILROOM_TSA_PASSWORD"
+    tsa_timeout_seconds: float = 30
+    tsa_retry_seconds: float = 60
+    retention_years: int = 10
+    work_retention_hours: float = 24
+    verify_hour: int = 2
+    archival_agency: str = ""       # SEDA: identifier of the Archives départementales
+    transferring_agency: str = ""   # SEDA: identifier of the service that transfers (the mailroom)
+    originating_agency: str = ""    # SEDA: producer of the records; empty = transferring_agency
+    archival_agreement: str = ""    # SEDA: the agreement (convention de versement) identifier, if any
+
+    @property
+    def timestamps(self) -> bool:
+        return self.enabled and bool(self.tsa_url)
 
 
 @dataclass(frozen=True)
@@ -167,6 +212,7 @@ class Category:
     service_phone: str = ""
     service_email: str = ""
     transmit: bool = False    # mail for another administration: the supervisor picks a [transmission.bodies] entry
+    retention_years: int = 0  # local copies (archive/ originals); 0 = [trace] retention_years
 
 
 @dataclass(frozen=True)
@@ -183,6 +229,7 @@ class Config:
     publish: PublishConfig
     sharepoint: SharePointConfig
     review: ReviewConfig
+    trace: TraceConfig
     categories: dict[str, Category]
     registration: RegistrationConfig = RegistrationConfig()
     acknowledgement: AcknowledgementConfig = AcknowledgementConfig()
@@ -204,6 +251,18 @@ class Config:
     @property
     def quarantine_dir(self) -> Path:
         return self.home / "quarantine"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.home / "archive"
+
+    @property
+    def proofs_dir(self) -> Path:
+        return self.home / "proofs"
+
+    def retention_years_for(self, category_id: str | None) -> int:
+        category = self.categories.get(category_id or "")
+        return (category.retention_years if category and category.retention_years else self.trace.retention_years)
 
     @property
     def database_path(self) -> Path:
@@ -265,6 +324,10 @@ def _coerce(value, expected, where: str):
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             raise ConfigError(f"{where}: expected a table of strings")
         return dict(value)
+    if origin is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: expected a list of strings")
+        return tuple(value)
     if expected in (str, int, float, bool):
         if type(value) is not expected:
             raise ConfigError(f"{where}: expected {expected.__name__}, got {type(value).__name__} {value!r}")
@@ -305,17 +368,68 @@ def _validate(config: Config) -> None:
         fail("ocr.confidence_floor", "must be between 0 and 100")
     if config.runner.workers < 0:
         fail("runner.workers", "must be 0 (one per core) or more")
+    if config.runner.backend not in RUNNER_BACKENDS:
+        fail("runner.backend", f"must be one of {', '.join(sorted(RUNNER_BACKENDS))}")
+    for key in ("broker_url", "result_backend"):
+        url = getattr(config.runner, key)
+        if (url or key == "broker_url") and not url.startswith(("redis://", "rediss://", "unix://")):
+            fail(f"runner.{key}", "must be a redis://, rediss:// (TLS) or unix:// URL")
+    if config.runner.visibility_timeout <= config.ocr.timeout_seconds:
+        fail("runner.visibility_timeout", f"must be longer than the slowest page (ocr.timeout_seconds = "
+             f"{config.ocr.timeout_seconds:g}), or pages still being read would be given to a second worker")
+    if config.runner.max_message_mb <= 0:
+        fail("runner.max_message_mb", "must be positive")
+    if config.runner.page_attempts < 1:
+        fail("runner.page_attempts", "must be 1 or more")
+    if not re.match(r"^[A-Za-z0-9_.-]+$", config.runner.queue):
+        fail("runner.queue", "letters, digits, '.', '_' and '-' only")
     if config.publish.backend not in ("local", "sharepoint"):
         fail("publish.backend", 'must be "local" or "sharepoint"')
     if config.sharepoint.auth not in ("certificate", "ntlm", "token"):
         fail("sharepoint.auth", 'must be "certificate", "ntlm" or "token"')
     if config.publish.backend == "sharepoint" and not config.sharepoint.site_url.startswith(("http://", "https://")):
         fail("sharepoint.site_url", "must be the site's http(s) URL when publish.backend is \"sharepoint\"")
+    if config.review.public_url and not config.review.public_url.startswith(("http://", "https://")):
+        fail("review.public_url", "must start with http:// or https://")
+    for proxy in config.review.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            fail("review.trusted_proxies", f"{proxy!r} is not an IP address or network")
+    if config.review.session_idle_minutes < 1 or config.review.session_hours < 1:
+        fail("review.session_idle_minutes", "session durations must be at least 1")
+    if not config.sharepoint.authority.startswith("https://"):
+        fail("sharepoint.authority", "must be an https URL, e.g. https://login.microsoftonline.com")
+    if "|" in config.sharepoint.organisation or not config.sharepoint.organisation.strip():
+        fail("sharepoint.organisation", "must be a name without '|' (it goes into the User-Agent)")
+    if config.sharepoint.max_wait_seconds < 0:
+        fail("sharepoint.max_wait_seconds", "must be 0 or more")
+    if config.sharepoint.redirect_poll_seconds <= 0:
+        fail("sharepoint.redirect_poll_seconds", "must be more than 0")
+    if config.sharepoint.ca_file and not Path(config.sharepoint.ca_file).is_file():
+        fail("sharepoint.ca_file", f"{config.sharepoint.ca_file} is not a file")
     if not config.categories:
         fail("categories", "at least one category is needed")
     if "autre" not in config.categories:
         fail("categories.autre", "the fallback category 'autre' must exist")
+    trace = config.trace
+    if trace.tsa_url and not trace.tsa_url.startswith(("http://", "https://")):
+        fail("trace.tsa_url", "must be the time-stamping authority's http(s) URL")
+    if trace.tsa_ca_file and not Path(trace.tsa_ca_file).expanduser().is_file():
+        fail("trace.tsa_ca_file", f"no such file: {trace.tsa_ca_file}")
+    if trace.tsa_timeout_seconds <= 0:
+        fail("trace.tsa_timeout_seconds", "must be more than 0")
+    if trace.tsa_retry_seconds <= 0:
+        fail("trace.tsa_retry_seconds", "must be more than 0")
+    if trace.retention_years < 1:
+        fail("trace.retention_years", "must be at least 1")
+    if trace.work_retention_hours < 0:
+        fail("trace.work_retention_hours", "must be 0 or more")
+    if not 0 <= trace.verify_hour <= 23:
+        fail("trace.verify_hour", "must be an hour between 0 and 23")
     for category in config.categories.values():
+        if category.retention_years < 0:
+            fail(f"categories.{category.id}.retention_years", "must be 0 (the [trace] default) or more")
         if not CATEGORY_ID.match(category.id):
             fail(f"categories.{category.id}", "ids are lower-case letters, digits and dashes")
         if not category.library.strip():
@@ -388,8 +502,14 @@ def load_config(home: Path, config_file: Path | None = None) -> Config:
             raw["categories"] = {}
         raw = _merge(raw, user)
 
+    return build_config(raw, home, source)
+
+
+def build_config(raw: dict, home: Path, source: str) -> Config:
+    """Merged raw tables (defaults included) → validated Config; ``source`` names them in errors."""
     known_sections = {"watch", "inboxes", "runner", "ingest", "split", "ocr", "classify", "publish",
-                      "sharepoint", "review", "categories", "registration", "acknowledgement", "transmission"}
+                      "sharepoint", "review", "trace", "categories", "registration", "acknowledgement",
+                      "transmission"}
     unknown = sorted(set(raw) - known_sections)
     if unknown:
         raise ConfigError(f"{source}: unknown section [{unknown[0]}]")
@@ -433,12 +553,17 @@ def load_config(home: Path, config_file: Path | None = None) -> Config:
         publish=_build(PublishConfig, raw.get("publish", {}), "publish", source),
         sharepoint=_build(SharePointConfig, raw.get("sharepoint", {}), "sharepoint", source),
         review=_build(ReviewConfig, raw.get("review", {}), "review", source),
+        trace=_build(TraceConfig, raw.get("trace", {}), "trace", source),
         categories=categories,
         registration=_build(RegistrationConfig, raw.get("registration", {}), "registration", source),
         acknowledgement=_build(AcknowledgementConfig, _renamed(raw.get("acknowledgement", {}), "from", "sender"),
                                "acknowledgement", source),
         transmission_bodies=bodies,
     )
+    ocr_table = raw.get("ocr", {})
+    if config.trace.enabled and isinstance(ocr_table, dict) and "pdfa" not in ocr_table:
+        # default.toml leaves pdfa unset: PDF/A-2b is the archival default of a reliable copy
+        config = dataclasses.replace(config, ocr=dataclasses.replace(config.ocr, pdfa=True))
     _validate(config)
     return config
 
@@ -461,7 +586,7 @@ def to_toml_dict(config: Config) -> dict:
         return obj
 
     data = {name: plain(getattr(config, name)) for name in
-            ("watch", "runner", "ingest", "split", "ocr", "classify", "publish", "sharepoint", "review",
+            ("watch", "runner", "ingest", "split", "ocr", "classify", "publish", "sharepoint", "review", "trace",
              "registration", "acknowledgement")}
     data["acknowledgement"]["from"] = data["acknowledgement"].pop("sender")
     data["transmission"] = {"bodies": plain(config.transmission_bodies)}
@@ -470,4 +595,7 @@ def to_toml_dict(config: Config) -> dict:
     for key in list(data["sharepoint"]):
         if any(secret in key for secret in SECRET_KEYS) and not key.endswith("_env") and data["sharepoint"][key]:
             data["sharepoint"][key] = "***"
+    for key in list(data["trace"]):
+        if "password" in key and not key.endswith("_env") and data["trace"][key]:
+            data["trace"][key] = "***"
     return data

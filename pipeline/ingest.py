@@ -22,12 +22,7 @@ A4_INCHES = (8.27, 11.69)
 LETTER_INCHES = (8.5, 11.0)
 
 
-class BadInput(Exception):
-    """The file cannot be processed. ``reason`` says what is wrong and what to do, in French."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
+from .errors import BadInput  # noqa: E402,F401  (re-exported: what stages raise for a file they cannot process)
 
 
 def sniff(path: Path) -> str | None:

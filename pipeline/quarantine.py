@@ -9,8 +9,11 @@ import logging
 import os
 from pathlib import Path
 
+import shutil
+
 from .config import Config
 from .publish import safe_name
+from .records import FINAL_STATES, QUARANTINED, Document, InputState
 from .store import InputRow, Store, now_iso
 
 ADVICE = ("Une fois le problème réglé, redéposer le fichier corrigé dans la corbeille d'arrivée, "
@@ -50,8 +53,17 @@ def quarantine_input(config: Config, store: Store, row: InputRow, reason: str) -
     return target
 
 
+def quarantine_documents(store: Store, input_id: str, reason: str) -> None:
+    """Stop every unsettled document of an input where it is; `mailroom retry` resumes it from there."""
+    for doc in store.documents(input_id=input_id):
+        if doc.state not in FINAL_STATES:
+            doc.resume_state, doc.reason = doc.state, reason
+            store.transition(doc.id, doc.state, QUARANTINED, "quarantined", document=doc, reason=reason)
+
+
 def release_input(config: Config, store: Store, row: InputRow) -> None:
-    """`mailroom retry`: put a quarantined input back in the queue, from its original bytes."""
+    """`mailroom retry`: put a quarantined input back in the queue, from its original bytes. Its documents,
+    if it has some, resume from the last stage they completed; the stale reason is cleared."""
     quarantined = Path(row.spool_path)
     config.spool_dir.mkdir(parents=True, exist_ok=True)
     target = config.spool_dir / f"{row.id}{Path(row.original_name).suffix.lower()[:8]}"
@@ -60,4 +72,24 @@ def release_input(config: Config, store: Store, row: InputRow) -> None:
     elif not target.exists():
         raise FileNotFoundError(f"le fichier du lot {row.id} n'est plus en quarantaine ({quarantined})")
     quarantined.with_name(quarantined.name + ".reason.txt").unlink(missing_ok=True)
-    store.set_input_state(row.id, "received", event="retried", spool_path=str(target))
+    documents = store.documents(input_id=row.id)
+    for doc in documents:
+        if doc.state == QUARANTINED and doc.resume_state:
+            resume, doc.resume_state, doc.reason = doc.resume_state, None, None
+            store.transition(doc.id, QUARANTINED, resume, "retried", "cli", document=doc)
+    state = InputState.SPLIT if documents else InputState.RECEIVED
+    store.transition_input(row.id, InputState.QUARANTINED, state, "retried", "cli", reason=None,
+                           spool_path=str(target))
+
+
+def quarantine_document(config: Config, doc: Document, reason: str, actor: str) -> Path:
+    """A document a supervisor rejected (not mail): a copy of its PDF beside a reason file, in quarantine/."""
+    config.quarantine_dir.mkdir(parents=True, exist_ok=True)
+    target = config.quarantine_dir / f"{doc.id}.pdf"
+    target.with_name(target.name + ".reason.txt").write_text(
+        f"Document {doc.id} rejeté par {actor} le {now_iso()}.\n\nRaison : {reason}\n\n"
+        f"Fichier d'origine : {doc.source} (pages {doc.source_pages})\nIdentifiant : {doc.uid}\n", encoding="utf-8")
+    if doc.pdf and Path(doc.pdf).exists():
+        shutil.copyfile(doc.pdf, target)
+    logging.getLogger("mailroom").warning("%s (%s) rejected by %s: %s", doc.id, doc.source, actor, reason)
+    return target

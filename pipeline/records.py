@@ -2,24 +2,92 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
-# Document states, in the order a document normally goes through them.
-SPLIT = "split"            # pages known, nothing else yet
-OCR_DONE = "ocr-done"      # searchable PDF and text ready
-CLASSIFIED = "classified"  # category, confidence, fields ready
-ROUTED = "routed"          # destination decided, waiting for publication
-PUBLISHED = "published"
-REVIEW = "review"          # waiting for a supervisor
-QUARANTINED = "quarantined"
-DUPLICATE = "duplicate"
-PUBLISH_FAILED = "publish-failed"
-REJECTED = "rejected"      # a supervisor said: not mail
+import uuid6
+
+
+class InputState(enum.StrEnum):
+    """Where an input file (a batch, « Lot ») is; the strings are what the database and JSON hold."""
+
+    RECEIVED = "received"        # claimed into the spool, not split yet
+    SPLIT = "split"              # its documents exist and go through their own states
+    DONE = "done"                # every document settled, the scan archived
+    QUARANTINED = "quarantined"  # cannot be processed; waits in quarantine/ with a reason
+    DUPLICATE = "duplicate"      # same bytes as an earlier input
+
+
+class DocumentState(enum.StrEnum):
+    """Where a document (one letter) is, in the order it normally goes through them."""
+
+    SPLIT = "split"                    # pages known, nothing else yet
+    OCR_DONE = "ocr-done"              # searchable PDF and text ready
+    CLASSIFIED = "classified"          # category, confidence, fields ready
+    ROUTED = "routed"                  # destination decided, waiting for publication
+    PUBLISHED = "published"
+    REVIEW = "review"                  # waiting for a supervisor
+    QUARANTINED = "quarantined"        # repeated internal errors
+    DUPLICATE = "duplicate"
+    PUBLISH_FAILED = "publish-failed"  # waits for an automatic retry
+    REJECTED = "rejected"              # a supervisor said: not mail
+
+
+# Module-level names kept for the code and tests that compare states as strings.
+SPLIT, OCR_DONE, CLASSIFIED, ROUTED = (DocumentState.SPLIT, DocumentState.OCR_DONE, DocumentState.CLASSIFIED,
+                                       DocumentState.ROUTED)
+PUBLISHED, REVIEW, QUARANTINED, DUPLICATE = (DocumentState.PUBLISHED, DocumentState.REVIEW,
+                                             DocumentState.QUARANTINED, DocumentState.DUPLICATE)
+PUBLISH_FAILED, REJECTED = DocumentState.PUBLISH_FAILED, DocumentState.REJECTED
 
 FINAL_STATES = {PUBLISHED, QUARANTINED, DUPLICATE, REJECTED}
 WAITING_STATES = {REVIEW, PUBLISH_FAILED}
+
+# -- the lifecycle as data ------------------------------------------------------------------------
+# Every allowed move (from, to) → the journal events that may record it. ``Store.transition`` applies
+# nothing else. To add a state (registration, timestamping…), add it to the enum and its moves here.
+_D = DocumentState
+DOCUMENT_TRANSITIONS: dict[tuple[DocumentState, DocumentState], frozenset[str]] = {
+    (_D.SPLIT, _D.OCR_DONE): frozenset({"ocr-done"}),
+    (_D.OCR_DONE, _D.CLASSIFIED): frozenset({"classified"}),
+    (_D.CLASSIFIED, _D.ROUTED): frozenset({"routed"}),
+    (_D.CLASSIFIED, _D.REVIEW): frozenset({"review"}),
+    (_D.REVIEW, _D.ROUTED): frozenset({"reviewed"}),
+    (_D.REVIEW, _D.REJECTED): frozenset({"rejected"}),
+    (_D.ROUTED, _D.PUBLISHED): frozenset({"published"}),
+    (_D.ROUTED, _D.PUBLISH_FAILED): frozenset({"publish-failed"}),
+    (_D.PUBLISH_FAILED, _D.PUBLISHED): frozenset({"published"}),
+    (_D.PUBLISH_FAILED, _D.PUBLISH_FAILED): frozenset({"publish-failed"}),
+    # repeated internal errors stop a document wherever it is, and `mailroom retry` resumes it there
+    **{(state, _D.QUARANTINED): frozenset({"quarantined"})
+       for state in (_D.SPLIT, _D.OCR_DONE, _D.CLASSIFIED, _D.ROUTED, _D.PUBLISH_FAILED)},
+    **{(_D.QUARANTINED, state): frozenset({"retried"})
+       for state in (_D.SPLIT, _D.OCR_DONE, _D.CLASSIFIED, _D.ROUTED, _D.PUBLISH_FAILED)},
+}
+_I = InputState
+INPUT_TRANSITIONS: dict[tuple[InputState, InputState], frozenset[str]] = {
+    (_I.RECEIVED, _I.SPLIT): frozenset({"split"}),
+    (_I.RECEIVED, _I.QUARANTINED): frozenset({"quarantined"}),
+    (_I.SPLIT, _I.QUARANTINED): frozenset({"quarantined"}),
+    (_I.SPLIT, _I.DONE): frozenset({"archived"}),
+    (_I.DUPLICATE, _I.DUPLICATE): frozenset({"split", "archived"}),  # mirror documents, then archived
+    (_I.QUARANTINED, _I.RECEIVED): frozenset({"retried"}),
+    (_I.QUARANTINED, _I.SPLIT): frozenset({"retried"}),   # its documents exist: they resume where they were
+}
+del _D, _I
+
+
+def allowed(table: dict, from_state: str, to_state: str, event: str) -> bool:
+    """Whether ``event`` may move a record from ``from_state`` to ``to_state`` in this table."""
+    return event in table.get((from_state, to_state), ())
+
+
+def new_uid() -> str:
+    """A document identity no other installation can produce: a UUIDv7 (time-ordered, 74 random bits)."""
+    return str(uuid6.uuid7())
+
 
 # Where a category decision came from.
 ROUTE_MODEL = "model"
@@ -43,13 +111,14 @@ class PageResult:
     confidence: float | None = None  # mean word confidence 0-100, None for a born-digital page
     born_digital: bool = False     # kept its own text layer, not OCRed
     words: int = 0
+    handwritten: bool = False      # mostly handwriting: the recognised text is not to be trusted
 
 
 @dataclass
 class Document:
     """One letter: made by the splitter, completed by each stage, persisted by the store."""
 
-    id: str
+    id: str                        # human id, « L000012-01 »; restarts with every database
     input_id: str
     source: str                    # original file name as the scanner wrote it
     source_sha256: str
@@ -79,10 +148,21 @@ class Document:
     registration: str | None = None  # registration number (2026-A-000123), from the store's per-year sequence
     deadline: str | None = None      # processing deadline, ISO date
     acknowledgement: dict[str, Any] = field(default_factory=dict)  # channel, to, file, sent_at, state…
+    uid: str = field(default_factory=new_uid)  # global identity (UUIDv7), set once, in the PDF and the library
+    pdf_sha256: str | None = None    # checksum of the PDF once its final metadata is written (what gets published)
+    resume_state: str | None = None  # for a quarantined document: the state `mailroom retry` resumes it from
+    timestamp: dict[str, Any] | None = None  # RFC 3161 token over pdf_sha256: {"time", "serial", "token"}
+    timestamp_attempts: int = 0      # failed requests to the time-stamping authority
+    timestamp_retry_after: str | None = None
 
     @property
     def pages(self) -> int:
         return len(self.source_pages)
+
+    @property
+    def handwritten(self) -> bool:
+        """A page of it is mostly handwriting: its recognised text is not to be trusted."""
+        return any(page.handwritten for page in self.page_results)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), ensure_ascii=False)
@@ -99,6 +179,7 @@ class Document:
         """The JSON Lines record of `mailroom process --report`."""
         return {
             "id": self.id,
+            "uid": self.uid,
             "source": self.source,
             "source_sha256": self.source_sha256,
             "source_pages": self.source_pages,
@@ -119,6 +200,8 @@ class Document:
             "registration": self.registration,
             "deadline": self.deadline,
             "acknowledgement": self.acknowledgement or {"channel": "none"},
+            "pdf_sha256": self.pdf_sha256,
+            "timestamp": self.timestamp,
         }
 
 

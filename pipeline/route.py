@@ -1,41 +1,62 @@
-"""Routing: a classified document either goes to its category's library or to the supervisors."""
+"""Routing: the one place that decides whether a document goes to its library or to the supervisors.
+
+Other stages only record facts (OCR page failures and confidence, PDF/A problems, the classifier's
+calibrated confidence, a cover sheet, a supervisor's decision); ``review_reasons`` turns them into
+the supervisors' reasons, in French. Add a new signal here, nowhere else.
+"""
 from __future__ import annotations
 
 from .config import Category, Config
 from .publish import folder_for
-from .records import REVIEW, ROUTE_COVER_SHEET, ROUTED, Document
+from .records import ROUTE_COVER_SHEET, ROUTE_SUPERVISOR, Document
+
+FALLBACK = "autre"  # the classifier's "none of the services" category
+HANDWRITTEN = "Courrier manuscrit : le texte reconnu n'est pas fiable"
+
+
+def classification_reasons(doc: Document, config: Config) -> list[str]:
+    """What the category and its calibrated confidence say; empty when the classifier's answer can be used."""
+    if doc.route_source == ROUTE_SUPERVISOR:
+        return []
+    reasons = []
+    category = config.categories.get(doc.category or "")
+    if category is None:
+        reasons.append("Aucune catégorie connue n'a pu être proposée")
+    else:
+        if doc.category == FALLBACK:
+            reasons.append(f"Courrier classé « {category.label} » : un superviseur doit choisir le service")
+        elif category.always_review:
+            reasons.append(f"La catégorie « {category.label} » est toujours vérifiée par un superviseur")
+    if doc.route_source != ROUTE_COVER_SHEET and category is not None and doc.category != FALLBACK:
+        confidence = doc.confidence or 0.0
+        if confidence < config.classify.threshold:
+            reasons.append(f"Confiance insuffisante : {confidence * 100:.0f} % (seuil {config.classify.threshold * 100:.0f} %)")
+    return reasons
 
 
 def review_reasons(doc: Document, config: Config) -> list[str]:
     """Why this document cannot be routed without a supervisor; empty when it can."""
-    from .classify import needs_review
-
-    reasons = list(doc.review_reasons)  # the OCR stage may already have some
+    if doc.route_source == ROUTE_SUPERVISOR:
+        return []  # a supervisor has decided: nothing left to ask
+    reasons = list(doc.review_reasons)  # what the OCR stage found (failed pages, low confidence, PDF/A)
+    if doc.handwritten and HANDWRITTEN not in reasons:  # a page is mostly handwriting (ocr/handwriting.py)
+        reasons.append(HANDWRITTEN)
     if doc.route_source == ROUTE_COVER_SHEET:
         # Staff sorted it by hand: trust the sheet, unless the category itself always needs a look.
         category = config.categories.get(doc.category or "")
         if category is None or category.always_review:
             reasons.append(f"catégorie « {doc.category} » à confirmer")
         return reasons
-    for reason in needs_review(doc, config):
+    for reason in classification_reasons(doc, config):
         if reason not in reasons:
             reasons.append(reason)
+    if doc.category not in config.categories and not reasons:
+        reasons.append("Aucune catégorie connue n'a pu être proposée")
     return reasons
 
 
-def route(doc: Document, config: Config) -> Document:
-    reasons = review_reasons(doc, config)
-    doc.review_reasons = reasons
-    if reasons or doc.category not in config.categories:
-        doc.state = REVIEW
-        doc.library = doc.folder = None
-        return doc
-    return send_to(doc, config.categories[doc.category])
-
-
-def send_to(doc: Document, category: Category) -> Document:
-    """The destination of a document whose category is settled (by the model, a cover sheet or a supervisor)."""
-    doc.state = ROUTED
+def set_destination(doc: Document, category: Category) -> Document:
+    """The library and folder of a document whose category is settled (model, cover sheet or supervisor)."""
     doc.library = category.library
     doc.folder = folder_for(doc, category)
     return doc

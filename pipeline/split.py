@@ -154,21 +154,24 @@ def _route(codes: PageCodes, page: int, config: Config) -> str | None:
     return routes[0]
 
 
-def classify_page(source: Source, page: int, config: Config, with_codes: bool) -> PageKind:
-    """Separator, cover sheet, blank or content: one raster and one ink mask, read then measured."""
+def classify_page(source: Source, page: int, config: Config, with_codes: bool, number: int | None = None) -> PageKind:
+    """Separator, cover sheet, blank or content: one raster and one ink mask, read then measured.
+
+    ``number`` is the page's number in its batch when ``source`` holds that page alone (a remote worker).
+    """
     gray, dpi = _gray_page(source, page, config.split.barcode_dpi)
     ink = None
     if with_codes:
         ink = page_ink(gray, dpi)
         codes = read_codes(gray, dpi, ink)
-        category = _route(codes, page, config)
+        category = _route(codes, number or page, config)
         if category is not None:
             return PageKind(COVER_PAGE, category)
         if codes.separator:
             return PageKind(SEPARATOR_PAGE)
         if codes.retried and not codes.texts:  # kept as content, as it must be; say so for support
             log.info("%s page %d: looks like it carries a code, none could be read (kept as content)",
-                     source.path.name, page)
+                     source.path.name, number or page)
     if config.split.drop_blank_pages:
         report = analyse_ink(ink if ink is not None else page_ink(gray, dpi))
         if blank_report(report, config.ocr.blank_ink_ratio):
@@ -230,33 +233,48 @@ def _by_count(kinds, result: SplitResult, size: int | None) -> None:
         result.plans.append(plan)
 
 
+def parse_mode(mode: str) -> tuple[int | None, bool]:
+    """("separator" | "none" | "pages:N") → (group size or None, whether codes are read)."""
+    if mode == "separator":
+        return None, True
+    if mode == "none":
+        return None, False
+    if mode.startswith("pages:") and mode[6:].isdigit() and int(mode[6:]) > 0:
+        return int(mode[6:]), False
+    raise ValueError(f'unknown split mode {mode!r}: "separator", "none" or "pages:N"')
+
+
+def needs_raster(mode: str, config: Config) -> bool:
+    """Whether pages must be looked at (codes or blank pages), or all are content."""
+    return parse_mode(mode)[1] or config.split.drop_blank_pages
+
+
+def plan_from_kinds(kinds, mode: str) -> SplitResult:
+    """The documents of a batch from its pages' kinds, ``(page, PageKind)`` in page order."""
+    size, with_codes = parse_mode(mode)
+    result = SplitResult()
+    if with_codes:
+        _by_separators(kinds, result)
+    else:
+        _by_count(kinds, result, size)
+    for plan in result.plans:
+        plan.dropped_pages.sort()
+    return result
+
+
 def plan_documents(source: Source, mode: str, config: Config) -> SplitResult:
     """Split ``source`` according to ``mode`` ("separator" | "none" | "pages:N").
 
     Raises BadInput for a cover sheet naming an unknown category (the batch goes
     to quarantine rather than to the wrong service).
     """
-    if mode == "separator":
-        size, with_codes = None, True
-    elif mode == "none":
-        size, with_codes = None, False
-    elif mode.startswith("pages:") and mode[6:].isdigit() and int(mode[6:]) > 0:
-        size, with_codes = int(mode[6:]), False
-    else:
-        raise ValueError(f'unknown split mode {mode!r}: "separator", "none" or "pages:N"')
-    result = SplitResult()
-    needs_raster = with_codes or config.split.drop_blank_pages
+    with_codes = parse_mode(mode)[1]
+    raster = needs_raster(mode, config)
 
     def kinds():
         for page in range(1, source.page_count + 1):
-            kind = classify_page(source, page, config, with_codes) if needs_raster else PageKind(CONTENT)
+            kind = classify_page(source, page, config, with_codes) if raster else PageKind(CONTENT)
             log.debug("%s page %d: %s", source.path.name, page, kind.kind)
             yield page, kind
 
-    if with_codes:
-        _by_separators(kinds(), result)
-    else:
-        _by_count(kinds(), result, size)
-    for plan in result.plans:
-        plan.dropped_pages.sort()
-    return result
+    return plan_from_kinds(kinds(), mode)

@@ -2,11 +2,15 @@
 
 Only this module touches the database. Every process opens its own ``Store``;
 WAL mode and a busy timeout let the watcher, the workers and the review app
-share one file safely.
+share one file safely. State changes go through ``transition`` (documents) and
+``transition_input`` (inputs): a compare-and-set against the lifecycle table of
+``records.py``, with its journal event, in one SQL transaction.
 """
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import sqlite3
 import threading
 import time
@@ -16,7 +20,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from .records import Document
+from .records import DOCUMENT_TRANSITIONS, INPUT_TRANSITIONS, Document, allowed, new_uid
+from .trace import chain
+
+INSTALLATION_FILE = "installation-id"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS inputs (
@@ -29,7 +36,7 @@ CREATE TABLE IF NOT EXISTS inputs (
     split_mode TEXT NOT NULL DEFAULT 'separator',
     received_at TEXT NOT NULL,
     size INTEGER NOT NULL DEFAULT 0,
-    state TEXT NOT NULL,            -- received | split | done | quarantined | duplicate
+    state TEXT NOT NULL,            -- records.InputState
     reason TEXT,
     attempts INTEGER NOT NULL DEFAULT 0,
     duplicate_of TEXT,
@@ -42,10 +49,11 @@ CREATE TABLE IF NOT EXISTS documents (
     id TEXT PRIMARY KEY,
     input_id TEXT NOT NULL REFERENCES inputs(id),
     seq INTEGER NOT NULL,
-    state TEXT NOT NULL,
+    state TEXT NOT NULL,            -- records.DocumentState
     category TEXT,
     updated_at TEXT NOT NULL,
-    body TEXT NOT NULL              -- Document as JSON
+    body TEXT NOT NULL,             -- Document as JSON
+    uid TEXT                        -- Document.uid, unique across installations
 );
 CREATE INDEX IF NOT EXISTS documents_state ON documents(state);
 
@@ -79,6 +87,12 @@ CREATE TRIGGER IF NOT EXISTS registrations_never_reused_update BEFORE UPDATE ON 
 BEGIN SELECT RAISE(ABORT, 'a registration number is never changed'); END;
 CREATE TRIGGER IF NOT EXISTS registrations_never_reused_delete BEFORE DELETE ON registrations
 BEGIN SELECT RAISE(ABORT, 'a registration number is never reused'); END;
+CREATE TABLE IF NOT EXISTS checks (   -- the last integrity check of each document (mailroom verify)
+    document_id TEXT PRIMARY KEY,
+    at TEXT NOT NULL,
+    ok INTEGER NOT NULL,
+    problems TEXT NOT NULL DEFAULT '[]'
+);
 
 CREATE TABLE IF NOT EXISTS users (
     name TEXT PRIMARY KEY,
@@ -86,6 +100,17 @@ CREATE TABLE IF NOT EXISTS users (
     role TEXT NOT NULL,
     created_at TEXT NOT NULL
 );
+
+CREATE TABLE IF NOT EXISTS sessions (
+    id_hash TEXT PRIMARY KEY,       -- SHA-256 of the random id the browser holds; never the id itself
+    user TEXT NOT NULL,
+    credential TEXT NOT NULL,       -- fingerprint of the password hash the session was opened with
+    created_at REAL NOT NULL,       -- epoch seconds
+    seen_at REAL NOT NULL,
+    expires_at REAL NOT NULL,       -- absolute end; the idle timeout is checked against seen_at
+    flash TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions(user);
 
 CREATE TABLE IF NOT EXISTS examples (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -120,6 +145,24 @@ class InputRow:
 
 
 @dataclass
+class Transition:
+    """The answer of a compare-and-set: ``ok`` when this call made the move.
+
+    Otherwise nothing happened: ``current_state`` is where the record is, ``by`` and ``at`` say who put
+    it there and when (from the journal); ``illegal`` when the lifecycle never allows that move."""
+
+    ok: bool
+    doc: Any = None                # the Document (or InputRow) as it is now
+    current_state: str | None = None
+    by: str | None = None
+    at: str | None = None
+    illegal: bool = False
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+@dataclass
 class Event:
     id: int
     at: str
@@ -128,6 +171,14 @@ class Event:
     document_id: str | None
     actor: str
     details: dict[str, Any]
+    prev_hash: str | None = None
+    prev_doc_hash: str | None = None
+    hash: str | None = None
+
+
+CHAIN_COLUMNS = ("prev_hash", "prev_doc_hash", "hash")
+APPEND_ONLY_UPDATE = """CREATE TRIGGER IF NOT EXISTS events_append_only_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END"""
 
 
 class Store:
@@ -136,6 +187,55 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._db().executescript(SCHEMA)  # executescript manages its own transaction
+        self._migrate()
+        self._migrate_chain()  # before anything is journaled: every new event is chained
+        self._migrate_review()
+        self.installation_id = self._installation_id()
+
+    def _migrate(self) -> None:
+        """Databases made before documents had a global uid get one per document, once."""
+        db = self._db()
+        columns = {row["name"] for row in db.execute("PRAGMA table_info(documents)")}
+        with self._tx() as db:
+            if "uid" not in columns:
+                db.execute("ALTER TABLE documents ADD COLUMN uid TEXT")
+            for row in db.execute("SELECT id, body FROM documents WHERE uid IS NULL").fetchall():
+                body = json.loads(row["body"])
+                body["uid"] = body.get("uid") or new_uid()
+                db.execute("UPDATE documents SET uid = ?, body = ? WHERE id = ?",
+                           (body["uid"], json.dumps(body, ensure_ascii=False), row["id"]))
+            db.execute("CREATE UNIQUE INDEX IF NOT EXISTS documents_uid ON documents(uid)")
+
+    def _installation_id(self) -> str:
+        """A random id made at the first start of this home, kept in HOME/installation-id; the first event
+        of the journal records it."""
+        path = self.path.parent / INSTALLATION_FILE
+        try:
+            handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            value = ""
+            for _ in range(50):  # another process is writing it right now
+                value = path.read_text(encoding="ascii").strip()
+                if value:
+                    break
+                time.sleep(0.02)
+        else:
+            value = secrets.token_hex(16)
+            with os.fdopen(handle, "w", encoding="ascii") as out:
+                out.write(value + "\n")
+                out.flush()
+                os.fsync(out.fileno())
+        with self._tx() as db:
+            if db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0:
+                self._journal(db, "installation", installation_id=value)
+        return value
+
+    def _migrate_review(self) -> None:
+        """Review app columns added after a database was created (ALTER TABLE when missing)."""
+        with self._tx() as db:
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(users)")}
+            if "categories" not in columns:
+                db.execute("ALTER TABLE users ADD COLUMN categories TEXT NOT NULL DEFAULT ''")
 
     # -- connection -------------------------------------------------------
     def _db(self) -> sqlite3.Connection:
@@ -178,12 +278,68 @@ class Store:
             db.close()
             self._local.db = None
 
+    def _migrate_chain(self) -> None:
+        """A database made before the journal was chained gets the chain columns; the events it
+        already holds are chained once, in order, and the append-only trigger is put back."""
+        db = self._db()
+        if {"hash"} <= {row["name"] for row in db.execute("PRAGMA table_info(events)")}:
+            return
+        with self._tx() as db:
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(events)")}
+            if "hash" in columns:  # another process migrated it meanwhile
+                return
+            for column in CHAIN_COLUMNS:
+                db.execute(f"ALTER TABLE events ADD COLUMN {column} TEXT")
+            db.execute("CREATE INDEX IF NOT EXISTS events_hash ON events(hash)")
+            rows = [dict(row) for row in db.execute("SELECT * FROM events ORDER BY id")]
+            if not rows:
+                return
+            db.execute("DROP TRIGGER IF EXISTS events_append_only_update")
+            previous, last_of = chain.GENESIS, {}
+            for row in rows:
+                key = chain.subject(row)
+                row["prev_hash"], row["prev_doc_hash"] = previous, last_of.get(key, chain.GENESIS) if key else None
+                row["hash"] = chain.event_hash(row)
+                db.execute("UPDATE events SET prev_hash = ?, prev_doc_hash = ?, hash = ? WHERE id = ?",
+                           (row["prev_hash"], row["prev_doc_hash"], row["hash"], row["id"]))
+                previous = row["hash"]
+                if key:
+                    last_of[key] = row["hash"]
+            db.execute(APPEND_ONLY_UPDATE)
+            self._journal(db, "journal-chained", events=len(rows))
+
     # -- journal ------------------------------------------------------------
-    def _journal(self, db, kind: str, input_id=None, document_id=None, actor="mailroom", **details) -> None:
+    def _journal(self, db, kind: str, input_id=None, document_id=None, actor="mailroom", **details) -> int:
+        """The one place that writes the journal: each event is chained to the one before it."""
+        next_id = db.execute("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)"
+                             " + 1").fetchone()[0]
+        last = db.execute("SELECT hash FROM events ORDER BY id DESC LIMIT 1").fetchone()
+        event = {"id": next_id, "at": now_iso(), "kind": kind, "input_id": input_id, "document_id": document_id,
+                 "actor": actor, "details": json.dumps(details, ensure_ascii=False, default=str),
+                 "prev_hash": last["hash"] if last else chain.GENESIS, "prev_doc_hash": None}
+        if document_id:
+            before = db.execute("SELECT hash FROM events WHERE document_id = ? ORDER BY id DESC LIMIT 1",
+                                (document_id,)).fetchone()
+        elif input_id:
+            before = db.execute("SELECT hash FROM events WHERE input_id = ? AND document_id IS NULL"
+                                " ORDER BY id DESC LIMIT 1", (input_id,)).fetchone()
+        if document_id or input_id:
+            event["prev_doc_hash"] = before["hash"] if before else chain.GENESIS
+        event["hash"] = chain.event_hash(event)
         db.execute(
-            "INSERT INTO events(at, kind, input_id, document_id, actor, details) VALUES (?,?,?,?,?,?)",
-            (now_iso(), kind, input_id, document_id, actor, json.dumps(details, ensure_ascii=False, default=str)),
-        )
+            "INSERT INTO events(id, at, kind, input_id, document_id, actor, details, prev_hash, prev_doc_hash, hash)"
+            " VALUES (:id, :at, :kind, :input_id, :document_id, :actor, :details, :prev_hash, :prev_doc_hash, :hash)",
+            event)
+        return next_id
+
+    def raw_events(self, up_to: int | None = None) -> list[dict[str, Any]]:
+        """Every event as stored (details as text), in order: what the chain check reads."""
+        query = "SELECT * FROM events" + (" WHERE id <= ?" if up_to is not None else "") + " ORDER BY id"
+        return [dict(row) for row in self._db().execute(query, () if up_to is None else (up_to,))]
+
+    def event_by_id(self, event_id: int) -> dict[str, Any] | None:
+        row = self._db().execute("SELECT * FROM events WHERE id = ?", (event_id,)).fetchone()
+        return dict(row) if row else None
 
     def journal(self, kind: str, input_id=None, document_id=None, actor="mailroom", **details) -> None:
         with self._tx() as db:
@@ -201,8 +357,27 @@ class Store:
             query += " AND kind = ?"
             args.append(kind)
         rows = self._db().execute(query + " ORDER BY id", args).fetchall()
-        return [Event(r["id"], r["at"], r["kind"], r["input_id"], r["document_id"], r["actor"], json.loads(r["details"]))
-                for r in rows]
+        return [_event(r) for r in rows]
+
+    # -- integrity checks (mailroom verify) -----------------------------------------
+    def record_checks(self, results: dict[str, list[str]], **summary) -> None:
+        """The outcome of one verify run: per document, and one journal event for the run."""
+        at = now_iso()
+        with self._tx() as db:
+            for document_id, problems in results.items():
+                db.execute("INSERT OR REPLACE INTO checks(document_id, at, ok, problems) VALUES (?,?,?,?)",
+                           (document_id, at, 0 if problems else 1, json.dumps(problems, ensure_ascii=False)))
+            self._journal(db, "verified", documents=len(results),
+                          problems=sum(len(p) for p in results.values()), **summary)
+
+    def checks(self) -> dict[str, dict[str, Any]]:
+        rows = self._db().execute("SELECT * FROM checks").fetchall()
+        return {r["document_id"]: {"at": r["at"], "ok": bool(r["ok"]), "problems": json.loads(r["problems"])}
+                for r in rows}
+
+    def last_event(self, kind: str) -> Event | None:
+        row = self._db().execute("SELECT * FROM events WHERE kind = ? ORDER BY id DESC LIMIT 1", (kind,)).fetchone()
+        return _event(row) if row else None
 
     # -- inputs ---------------------------------------------------------------
     def add_input(self, sha256: str, original_name: str, spool_path: str, received_at: str,
@@ -240,15 +415,41 @@ class Store:
 
     def set_input_state(self, input_id: str, state: str, event: str | None = None, reason: str | None = None,
                         spool_path: str | None = None, **details) -> None:
+        """Record where an input's file is now (same state); a change of state goes through the lifecycle."""
+        row = self.get_input(input_id)
+        if row is not None and row.state != state:
+            result = self.transition_input(input_id, row.state, state, event or "", reason=reason,
+                                           spool_path=spool_path, **details)
+            if not result.ok:
+                raise ValueError(f"{input_id}: {row.state} → {state} ({event}) refused; it is {result.current_state}")
+            return
         with self._tx() as db:
-            db.execute(
-                "UPDATE inputs SET state = ?, reason = COALESCE(?, reason), spool_path = COALESCE(?, spool_path),"
-                " updated_at = ? WHERE id = ?",
-                (state, reason, spool_path, now_iso(), input_id))
+            db.execute("UPDATE inputs SET spool_path = COALESCE(?, spool_path), updated_at = ? WHERE id = ?",
+                       (spool_path, now_iso(), input_id))
             if event:
+                self._journal(db, event, input_id, **details)
+
+    def transition_input(self, input_id: str, from_state: str, to_state: str, event: str, actor: str = "mailroom",
+                         *, reason: str | None = None, spool_path: str | None = None, **details) -> Transition:
+        """Move an input only if it is still in ``from_state``; ``inputs.reason`` becomes ``reason`` (a retry
+        clears it). The journal event is written in the same transaction."""
+        if not allowed(INPUT_TRANSITIONS, from_state, to_state, event):
+            row = self.get_input(input_id)
+            return Transition(False, row, row.state if row else None, illegal=True)
+        with self._tx() as db:
+            updated = db.execute(
+                "UPDATE inputs SET state = ?, reason = ?, spool_path = COALESCE(?, spool_path), updated_at = ?"
+                " WHERE id = ? AND state = ?",
+                (str(to_state), reason, spool_path, now_iso(), input_id, str(from_state))).rowcount
+            if updated:
                 if reason:
                     details["reason"] = reason
-                self._journal(db, event, input_id, **details)
+                self._journal(db, event, input_id, actor=actor, **details)
+        row = self.get_input(input_id)
+        if updated:
+            return Transition(True, row, row.state)
+        by, at = self._last_move(INPUT_TRANSITIONS, row.state if row else None, input_id=input_id)
+        return Transition(False, row, row.state if row else None, by, at)
 
     def count_input_attempt(self, input_id: str) -> int:
         with self._tx() as db:
@@ -256,34 +457,99 @@ class Store:
             return db.execute("SELECT attempts FROM inputs WHERE id = ?", (input_id,)).fetchone()[0]
 
     # -- documents --------------------------------------------------------------
-    def create_documents(self, input_id: str, documents: list[Document], **details) -> None:
-        """Insert the split result of one input and mark the input split, in one transaction."""
+    def create_documents(self, input_id: str, documents: list[Document], *, from_state: str = "received",
+                         to_state: str = "split", **details) -> bool:
+        """Insert the split result of one input and move the input on, in one transaction. False (and
+        nothing written) when the input is no longer in ``from_state`` or already has documents."""
+        if not allowed(INPUT_TRANSITIONS, from_state, to_state, "split"):
+            raise ValueError(f"an input in state {from_state} cannot be split into documents")
         with self._tx() as db:
-            db.execute("DELETE FROM documents WHERE input_id = ? AND state = 'split'", (input_id,))
+            if db.execute("SELECT 1 FROM documents WHERE input_id = ? LIMIT 1", (input_id,)).fetchone():
+                return False
+            moved = db.execute("UPDATE inputs SET state = ?, reason = NULL, updated_at = ? WHERE id = ? AND state = ?",
+                               (str(to_state), now_iso(), input_id, str(from_state))).rowcount
+            if not moved:
+                return False
             for seq, doc in enumerate(documents, start=1):
-                db.execute("INSERT OR REPLACE INTO documents(id, input_id, seq, state, category, updated_at, body)"
-                           " VALUES (?,?,?,?,?,?,?)",
-                           (doc.id, input_id, seq, doc.state, doc.category, now_iso(), doc.to_json()))
-            db.execute("UPDATE inputs SET state = 'split', updated_at = ? WHERE id = ?", (now_iso(), input_id))
+                db.execute("INSERT INTO documents(id, input_id, seq, state, category, updated_at, body, uid)"
+                           " VALUES (?,?,?,?,?,?,?,?)",
+                           (doc.id, input_id, seq, str(doc.state), doc.category, now_iso(), doc.to_json(), doc.uid))
             self._journal(db, "split", input_id, documents=[d.id for d in documents],
-                          source_pages=[d.source_pages for d in documents], **details)
+                          uids=[d.uid for d in documents], source_pages=[d.source_pages for d in documents],
+                          **details)
+        return True
 
     def save_document(self, doc: Document, event: str | None = None, actor: str = "mailroom", **details) -> None:
-        """Persist a document and, in the same transaction, the journal event that explains the change."""
+        """Persist a document's body and, in the same transaction, the journal event that explains the change.
+        A change of state is refused here: it goes through ``transition``."""
         with self._tx() as db:
+            current = db.execute("SELECT state FROM documents WHERE id = ?", (doc.id,)).fetchone()
+            if current is not None and current["state"] != doc.state:
+                raise ValueError(f"{doc.id}: state {current['state']} → {doc.state} must go through transition()")
             seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM documents WHERE input_id = ?",
                              (doc.input_id,)).fetchone()[0]
             db.execute(
-                "INSERT INTO documents(id, input_id, seq, state, category, updated_at, body) VALUES (?,?,?,?,?,?,?)"
-                " ON CONFLICT(id) DO UPDATE SET state = excluded.state, category = excluded.category,"
+                "INSERT INTO documents(id, input_id, seq, state, category, updated_at, body, uid)"
+                " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET category = excluded.category,"
                 " updated_at = excluded.updated_at, body = excluded.body",
-                (doc.id, doc.input_id, seq, doc.state, doc.category, now_iso(), doc.to_json()))
+                (doc.id, doc.input_id, seq, str(doc.state), doc.category, now_iso(), doc.to_json(), doc.uid))
             if event:
                 self._journal(db, event, doc.input_id, doc.id, actor, **details)
+
+    def transition(self, doc_id: str, from_state: str, to_state: str, event: str, actor: str = "mailroom",
+                   *, document: Document | None = None, **details) -> Transition:
+        """Move a document from ``from_state`` to ``to_state`` only if it is still in ``from_state``
+        (compare-and-set), writing ``document``'s body (when given) and the journal event in the same
+        transaction. A lost race or a move the lifecycle does not allow changes nothing."""
+        if not allowed(DOCUMENT_TRANSITIONS, from_state, to_state, event):
+            current = self.get_document(doc_id)
+            return Transition(False, current, current.state if current else None, illegal=True)
+        with self._tx() as db:
+            row = db.execute("SELECT state, body FROM documents WHERE id = ?", (doc_id,)).fetchone()
+            moved = row is not None and row["state"] == from_state
+            if moved:
+                doc = document if document is not None else Document.from_json(row["body"])
+                previous = doc.state
+                doc.state = to_state
+                try:
+                    db.execute("UPDATE documents SET state = ?, category = ?, updated_at = ?, body = ?"
+                               " WHERE id = ? AND state = ?",
+                               (str(to_state), doc.category, now_iso(), doc.to_json(), doc_id, str(from_state)))
+                    self._journal(db, event, doc.input_id, doc_id, actor, **details)
+                except BaseException:
+                    doc.state = previous
+                    raise
+        if moved:
+            return Transition(True, doc, str(to_state))
+        current = self.get_document(doc_id)
+        state = current.state if current else None
+        by, at = self._last_move(DOCUMENT_TRANSITIONS, state, document_id=doc_id)
+        return Transition(False, current, state, by, at)
+
+    def last_move(self, document_id: str, state: str) -> tuple[str | None, str | None]:
+        """Who put this document in ``state``, and when."""
+        return self._last_move(DOCUMENT_TRANSITIONS, state, document_id=document_id)
+
+    def _last_move(self, table: dict, state: str | None, document_id: str | None = None,
+                   input_id: str | None = None) -> tuple[str | None, str | None]:
+        """Who made the move that put a record in ``state``, and when (its latest journal event)."""
+        kinds = sorted({event for (_, to), events in table.items() if to == state for event in events})
+        if not kinds:
+            return None, None
+        column, value = ("document_id", document_id) if document_id else ("input_id", input_id)
+        row = self._db().execute(
+            f"SELECT actor, at FROM events WHERE {column} = ? AND kind IN ({','.join('?' * len(kinds))})"
+            + (" AND document_id IS NULL" if column == "input_id" else "") + " ORDER BY id DESC LIMIT 1",
+            (value, *kinds)).fetchone()
+        return (row["actor"], row["at"]) if row else (None, None)
 
     def get_document(self, document_id: str) -> Document | None:
         row = self._db().execute(_DOCUMENT_SELECT + " WHERE d.id = ?", (document_id,)).fetchone()
         return _document(row) if row else None
+
+    def document_by_uid(self, uid: str) -> Document | None:
+        row = self._db().execute("SELECT body FROM documents WHERE uid = ?", (uid,)).fetchone()
+        return Document.from_json(row["body"]) if row else None
 
     def documents(self, *states: str, input_id: str | None = None) -> list[Document]:
         query, args = _DOCUMENT_SELECT + " WHERE 1=1", []
@@ -365,15 +631,105 @@ class Store:
         return [dict(r) for r in rows]
 
     # -- users (review app) --------------------------------------------------------
-    def add_user(self, name: str, password_hash: str, role: str) -> None:
-        with self._tx() as db:
-            db.execute("INSERT OR REPLACE INTO users(name, password_hash, role, created_at) VALUES (?,?,?,?)",
-                       (name, password_hash, role, now_iso()))
-            self._journal(db, "user-added", actor="admin", user=name, role=role)
+    # categories: comma-separated category ids the account may see; empty = every category.
+    def add_user(self, name: str, password_hash: str, role: str, categories: list[str] | None = None,
+                 actor: str = "admin") -> None:
+        """Create an account, or replace its password and role (and categories when given).
 
-    def get_user(self, name: str) -> dict[str, str] | None:
-        row = self._db().execute("SELECT name, password_hash, role FROM users WHERE name = ?", (name,)).fetchone()
-        return dict(row) if row else None
+        A new password ends the account's open sessions, in the same transaction."""
+        with self._tx() as db:
+            old = db.execute("SELECT password_hash, categories FROM users WHERE name = ?", (name,)).fetchone()
+            kept = old["categories"] if old else ""
+            joined = ",".join(categories) if categories is not None else kept
+            db.execute("INSERT OR REPLACE INTO users(name, password_hash, role, created_at, categories)"
+                       " VALUES (?,?,?,?,?)", (name, password_hash, role, now_iso(), joined))
+            self._journal(db, "user-added" if old is None else "user-changed", actor=actor, user=name, role=role,
+                          categories=_split_categories(joined))
+            if old is not None and old["password_hash"] != password_hash:
+                self._revoke_sessions(db, name, "password")
+
+    def set_user(self, name: str, actor: str = "admin", role: str | None = None,
+                 categories: list[str] | None = None, password_hash: str | None = None) -> bool:
+        """Change what is given of an existing account; False when there is no such account."""
+        with self._tx() as db:
+            old = db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
+            if old is None:
+                return False
+            role = role if role is not None else old["role"]
+            joined = ",".join(categories) if categories is not None else old["categories"]
+            new_hash = password_hash or old["password_hash"]
+            db.execute("UPDATE users SET role = ?, categories = ?, password_hash = ? WHERE name = ?",
+                       (role, joined, new_hash, name))
+            self._journal(db, "user-changed", actor=actor, user=name, role=role,
+                          categories=_split_categories(joined), password_changed=password_hash is not None)
+            if new_hash != old["password_hash"]:
+                self._revoke_sessions(db, name, "password")
+        return True
+
+    def get_user(self, name: str) -> dict[str, Any] | None:
+        row = self._db().execute("SELECT name, password_hash, role, categories FROM users WHERE name = ?",
+                                 (name,)).fetchone()
+        return _user_row(row) if row else None
+
+    def users(self) -> list[dict[str, Any]]:
+        rows = self._db().execute("SELECT name, password_hash, role, categories, created_at FROM users"
+                                  " ORDER BY name").fetchall()
+        return [_user_row(row) | {"created_at": row["created_at"]} for row in rows]
+
+    def has_users(self) -> bool:
+        return self._db().execute("SELECT 1 FROM users LIMIT 1").fetchone() is not None
+
+    # -- review sessions (server-side; the browser holds a signed random id, the table its hash) ------------
+    def session_open(self, id_hash: str, user: str, credential: str, now: float, expires_at: float) -> None:
+        with self._tx() as db:
+            db.execute("INSERT INTO sessions(id_hash, user, credential, created_at, seen_at, expires_at)"
+                       " VALUES (?,?,?,?,?,?)", (id_hash, user, credential, now, now, expires_at))
+
+    def session_get(self, id_hash: str) -> dict[str, Any] | None:
+        row = self._db().execute("SELECT * FROM sessions WHERE id_hash = ?", (id_hash,)).fetchone()
+        return dict(row) | {"flash": json.loads(row["flash"])} if row else None
+
+    def session_touch(self, id_hash: str, now: float) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE sessions SET seen_at = ? WHERE id_hash = ?", (now, id_hash))
+
+    def session_flash(self, id_hash: str, messages: list[str]) -> None:
+        """Replace the messages waiting for the next page of this session."""
+        with self._tx() as db:
+            db.execute("UPDATE sessions SET flash = ? WHERE id_hash = ?",
+                       (json.dumps(messages, ensure_ascii=False), id_hash))
+
+    def session_close(self, id_hash: str, reason: str = "logout") -> None:
+        with self._tx() as db:
+            row = db.execute("SELECT user FROM sessions WHERE id_hash = ?", (id_hash,)).fetchone()
+            db.execute("DELETE FROM sessions WHERE id_hash = ?", (id_hash,))
+            if row is not None and reason != "logout":
+                self._journal(db, "review-session-ended", actor=row["user"], reason=reason)
+
+    def sessions_expire(self, idle_before: float, now: float) -> int:
+        with self._tx() as db:
+            return db.execute("DELETE FROM sessions WHERE seen_at < ? OR expires_at < ?",
+                              (idle_before, now)).rowcount
+
+    def session_count(self, user: str) -> int:
+        return self._db().execute("SELECT COUNT(*) FROM sessions WHERE user = ?", (user,)).fetchone()[0]
+
+    def _revoke_sessions(self, db, user: str, reason: str) -> None:
+        count = db.execute("DELETE FROM sessions WHERE user = ?", (user,)).rowcount
+        if count:
+            self._journal(db, "review-sessions-revoked", actor=user, reason=reason, sessions=count)
+
+    # -- review throughput: decisions and the views that preceded them ------------------------------
+    def review_activity(self, since: str) -> list[dict[str, Any]]:
+        """Supervisors' decisions (reviewed, rejected) since an ISO time, each with the time its decider
+        last opened the document before deciding (None when never opened through the app)."""
+        rows = self._db().execute(
+            "SELECT e.document_id, e.actor, e.at, e.kind, d.category,"
+            " (SELECT MAX(v.at) FROM events v WHERE v.kind = 'review-viewed' AND v.document_id = e.document_id"
+            "  AND v.actor = e.actor AND v.id < e.id) AS viewed_at"
+            " FROM events e LEFT JOIN documents d ON d.id = e.document_id"
+            " WHERE e.kind IN ('reviewed', 'rejected') AND e.at >= ? ORDER BY e.id", (since,)).fetchall()
+        return [dict(row) for row in rows]
 
     # -- labelled examples (supervisor corrections, cover sheets) ---------------------
     def add_example(self, category: str, text: str, source: str, document_id: str | None = None,
@@ -397,6 +753,18 @@ def _document(row: sqlite3.Row) -> Document:
     if row["registration"]:
         doc.registration = row["registration"]
     return doc
+def _split_categories(joined: str) -> list[str]:
+    return [c for c in (joined or "").split(",") if c]
+
+
+def _user_row(row: sqlite3.Row) -> dict[str, Any]:
+    return {"name": row["name"], "password_hash": row["password_hash"], "role": row["role"],
+            "categories": _split_categories(row["categories"])}
+
+
+def _event(r: sqlite3.Row) -> Event:
+    return Event(r["id"], r["at"], r["kind"], r["input_id"], r["document_id"], r["actor"], json.loads(r["details"]),
+                 r["prev_hash"], r["prev_doc_hash"], r["hash"])
 
 
 def _input_row(row: sqlite3.Row) -> InputRow:

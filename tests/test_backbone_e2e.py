@@ -9,6 +9,7 @@ from pathlib import Path
 import pikepdf
 import pytest
 
+from pipeline.errors import ExitCode
 from pipeline.store import Store
 from tests.support.bad_inputs import make_bad_inputs
 from tests.support.letters import write_letter_pdf
@@ -154,13 +155,16 @@ def test_process_command_report_duplicates_and_retry(home, tmp_path):
     copy.write_bytes(letter.read_bytes())
     (tmp_path / "vide.pdf").write_bytes(b"")
     report = tmp_path / "report.jsonl"
-    result = mailroom(home, "process", str(letter), str(copy), str(tmp_path / "vide.pdf"), "--report", str(report))
-    assert result.returncode == 0, result.stderr
-    assert "1 published" in result.stdout and "1 quarantined" in result.stdout and "1 duplicates" in result.stdout
-    lines = [json.loads(line) for line in report.read_text().splitlines()]
+    result = mailroom(home, "process", str(letter), str(copy), "--report", str(report))
+    assert result.returncode == ExitCode.OK, result.stderr  # a clean batch: published and a duplicate
+    assert "1 published" in result.stdout and "1 duplicates" in result.stdout
+    result = mailroom(home, "process", str(tmp_path / "vide.pdf"), "--report", str(tmp_path / "bad.jsonl"))
+    assert result.returncode == ExitCode.INCOMPLETE, result.stderr  # one bad file: scripts notice
+    assert "1 quarantined" in result.stdout and "quarantined: vide.pdf" in result.stderr
+    lines = [json.loads(line) for line in (report.read_text() + (tmp_path / "bad.jsonl").read_text()).splitlines()]
     by_status = {line["status"]: line for line in lines}
     published = by_status["published"]
-    for key in ("id", "source", "source_sha256", "source_pages", "pages", "category", "confidence",
+    for key in ("id", "uid", "source", "source_sha256", "source_pages", "pages", "category", "confidence",
                 "destination", "received_at", "pdf", "candidates", "fields"):
         assert key in published
     assert published["source_pages"] == [1] and published["pages"] == 1 and Path(published["pdf"]).is_file()
@@ -177,7 +181,7 @@ def test_process_command_report_duplicates_and_retry(home, tmp_path):
     config_file.write_text(config_file.read_text().replace('library_dir = ""', f"library_dir = '{broken}/library'"))
     other = write_letter_pdf(tmp_path / "autre.pdf", index=2)
     result = mailroom(home, "process", str(other))
-    assert "1 publish failed" in result.stdout, result.stdout
+    assert "1 publish failed" in result.stdout and result.returncode == ExitCode.INCOMPLETE, result.stdout
     data = status(home)
     assert len(data["publish_failed"]) == 1 and data["oldest_waiting"]["state"] == "publish-failed"
     config_file.write_text(config_file.read_text().replace(f"library_dir = '{broken}/library'", 'library_dir = ""'))

@@ -42,7 +42,7 @@ def test_status_on_an_empty_home_and_unknown_retry(home):
     assert data["documents"] == {} and data["oldest_waiting"] is None and data["quarantined"] == []
     assert "nothing is waiting" in mailroom(home, "status").stdout
     result = mailroom(home, "retry", "L999999")
-    assert result.returncode == 1 and "unknown" in result.stderr
+    assert result.returncode == 2 and "unknown" in result.stderr  # ExitCode.USAGE
 
 
 def test_process_a_missing_path_is_a_clear_error(home):

@@ -22,7 +22,7 @@ from pipeline.registration.numbers import register_pending
 from pipeline.registration.register import write_register
 from pipeline.registration.stamp import stamp
 from pipeline.store import Store
-from tests.support.registration import SmtpSink, add_input, config_and_store, write_config
+from tests.support.registration import SmtpSink, add_input, config_and_store, move_to, write_config
 from tests.support.review_data import make_pdf
 
 REPO = Path(__file__).resolve().parents[1]
@@ -177,13 +177,16 @@ def test_stamp_adds_a_text_layer_and_leaves_the_scan_untouched(home, tmp_path):
     doc.pdf = str(image)
     before = pikepdf.open(image)
     original = [bytes(v.read_raw_bytes()) for v in before.pages[0].images.values()]
+    original_bytes = image.read_bytes()
     stamped = stamp(doc, config)
+    assert stamped == image and image.read_bytes() != original_bytes
     assert "Reçu le 13/05/2026 à 09:05 — N° 2026-A-000001 — Département de Seine-Maritime" in pdftotext(stamped)
     with pikepdf.open(stamped) as after:
         images = [bytes(v.read_raw_bytes()) for v in after.pages[0].images.values()]
         fonts = [f for f in after.pages[0].Resources.XObject.values() if "/Resources" in f]
         assert images == original  # the scanned image is the same stream, byte for byte
-    assert stamp(doc, config).read_bytes() == stamped.read_bytes()  # deterministic: a retry publishes the same file
+    once = stamped.read_bytes()
+    assert stamp(doc, config).read_bytes() == once  # stamped once: a retried publication adds nothing
     assert fonts
 
 
@@ -199,8 +202,8 @@ def test_every_r112_5_mention_is_in_the_letter(home, category, kind_mentions):
     config, store = config_and_store(home)
     doc = add_input(store, "a.pdf", "2026-05-13T09:05:00+02:00", category=category)[0]
     register_pending(config, store)
-    doc = store.get_document(doc.id)
-    doc.state, doc.deadline = PUBLISHED, "2026-06-25"
+    doc = move_to(store, store.get_document(doc.id), PUBLISHED)
+    doc.deadline = "2026-06-25"
     acknowledger = Acknowledger(config, store)
     doc = acknowledger.plan(doc, reviewed=False)
     text = pdftotext(acknowledger.render(doc))
@@ -230,10 +233,7 @@ def _published(config, store, name="a.pdf", text=None):
     kwargs = {"text": text} if text else {}
     doc = add_input(store, name, "2026-05-13T09:05:00+02:00", category="rsa-insertion", **kwargs)[0]
     register_pending(config, store)
-    doc = store.get_document(doc.id)
-    doc.state = PUBLISHED
-    store.save_document(doc, "published")
-    return doc
+    return move_to(store, store.get_document(doc.id), PUBLISHED)
 
 
 def test_email_acknowledgement_arrives_once_with_the_pdf(home):

@@ -23,7 +23,7 @@ def setup(home):
     docs = [add_review_document(config, store, name, LETTER, guesses=[("rsa-insertion", 0.6), ("factures", 0.2)])
             for name in ("premier", "second")]
     for doc in docs:  # as the runner leaves them: split, then registered
-        store.set_input_state(doc.input_id, "split")
+        store.transition_input(doc.input_id, "received", "split", "split")
     steps.register(config, store)
     for doc in docs:
         doc = store.get_document(doc.id)
@@ -82,8 +82,9 @@ def test_viewer_cannot_cancel(setup):
 def test_dashboard_lists_deadlines_and_acknowledgements_waiting_and_force_sends(setup):
     config, store, docs, client = setup
     doc = docs[0]
-    doc.state, doc.route_source, doc.deadline = PUBLISHED, "model", (date.today() + timedelta(days=1)).isoformat()
-    store.save_document(doc)
+    doc.route_source, doc.deadline = "model", (date.today() + timedelta(days=1)).isoformat()
+    for to_state, event in (("routed", "reviewed"), (PUBLISHED, "published")):
+        doc = store.transition(doc.id, doc.state, to_state, event, document=doc).doc
     Acknowledger(config, store).plan(doc, reviewed=False)  # auto-routed: waits delay_minutes = 30
     late = docs[1]
     late.deadline = (date.today() - timedelta(days=3)).isoformat()

@@ -49,7 +49,7 @@ def sample_path(route: APIRoute, doc_id: str) -> str:
 
 def test_every_route_requires_login(setup, client):
     doc_id = setup.docs[0].id
-    routes = [r for r in setup.app.routes if isinstance(r, APIRoute) and r.path != "/login"]
+    routes = [r for r in setup.app.routes if isinstance(r, APIRoute) and r.path not in ("/login", "/accessibilite")]
     assert len(routes) >= 8
     for route in routes:
         path = sample_path(route, doc_id)
@@ -64,9 +64,10 @@ def test_every_route_requires_login(setup, client):
     assert client.get("/openapi.json", follow_redirects=False).status_code == 303
     assert client.get(f"/documents/{doc_id}/pages/1/zoom", follow_redirects=False).status_code == 303
     assert client.get("/static/review.js", follow_redirects=False).status_code == 303
-    # The login form and its stylesheet are the only things a stranger gets.
+    # The login form, its stylesheet and the accessibility statement are the only things a stranger gets.
     assert client.get("/login").status_code == 200
     assert client.get("/static/review.css").status_code == 200
+    assert "Déclaration d'accessibilité" in client.get("/accessibilite").text
 
 
 def test_login_page_explains_how_to_create_the_first_account(home):
@@ -178,10 +179,12 @@ def test_documents_outside_the_review_set_are_refused(setup, client):
     for path in (f"/documents/{published}", f"/documents/{published}/pages/1/page", "/documents/L999999-1",
                  "/documents/L999999-1/pages/1/page"):
         assert client.get(path).status_code == 404, path
+    # a letter that is no longer waiting: 409, it has been handled (an unknown one: 404); nothing changes
     response = client.post(f"/documents/{published}/decision", data={"csrf": token, "category": "routes"})
-    assert response.status_code == 404
+    assert response.status_code == 409 and "Ce courrier a déjà été traité par" in response.text
     assert setup.store.get_document(published).state == PUBLISHED
-    assert client.post(f"/documents/{published}/rejection", data={"csrf": token, "reason": "x"}).status_code == 404
+    assert client.post(f"/documents/{published}/rejection", data={"csrf": token, "reason": "x"}).status_code == 409
+    assert client.post("/documents/L999999-1/decision", data={"csrf": token, "category": "routes"}).status_code == 404
 
 
 def test_no_path_traversal(setup, client):
@@ -293,12 +296,12 @@ def test_reject_quarantines_with_reason(setup, client):
 
 
 def test_unexpected_failure_keeps_the_supervisor_in_the_app(setup, client, monkeypatch):
-    from pipeline import runner
+    from pipeline.decisions import Decisions
 
     def broken(*args, **kwargs):
         raise OSError("disque plein")
 
-    monkeypatch.setattr(runner, "review_decision", broken)
+    monkeypatch.setattr(Decisions, "decide", broken)
     token = log_in(client, "claire")
     doc = setup.docs[0]
     response = client.post(f"/documents/{doc.id}/decision", data={"csrf": token, "category": "routes"})
@@ -306,13 +309,14 @@ def test_unexpected_failure_keeps_the_supervisor_in_the_app(setup, client, monke
     assert setup.store.get_document(doc.id).state == REVIEW
 
 
-def test_race_lost_to_another_supervisor_is_explained(setup, client, monkeypatch):
-    from pipeline import runner
+def test_a_refused_decision_is_explained(setup, client, monkeypatch):
+    from pipeline.decisions import Decisions
+    from pipeline.errors import DecisionError
 
-    def too_late(*args, **kwargs):
-        raise runner.DecisionError("ce document n'est pas (ou plus) en attente de vérification")
+    def refused(*args, **kwargs):
+        raise DecisionError("catégorie inconnue : « x »", code="unknown-category")
 
-    monkeypatch.setattr(runner, "review_decision", too_late)
+    monkeypatch.setattr(Decisions, "decide", refused)
     token = log_in(client, "claire")
     response = client.post(f"/documents/{setup.docs[0].id}/decision", data={"csrf": token, "category": "routes"})
     assert response.status_code == 200 and "Décision non enregistrée" in response.text
@@ -324,7 +328,8 @@ def test_decision_on_an_already_decided_document_is_refused(setup, client):
     data = {"csrf": token, "category": "routes", "action": "correct"}
     assert client.post(f"/documents/{doc.id}/decision", data=data, follow_redirects=False).status_code == 303
     again = client.post(f"/documents/{doc.id}/decision", data=data | {"category": "colleges"})
-    assert again.status_code == 404
+    assert again.status_code == 409
+    assert "Ce courrier a déjà été traité par claire à" in again.text
     assert setup.store.get_document(doc.id).category == "routes"
 
 
@@ -340,7 +345,7 @@ def test_dashboard(setup, client):
 
 def test_users_add_reads_stdin_and_hashes(setup, monkeypatch, capsys):
     store = setup.store
-    args = types.SimpleNamespace(name="agathe", role="viewer")
+    args = types.SimpleNamespace(name="agathe", role="viewer", categories=None)
     monkeypatch.setattr("sys.stdin", io.StringIO("court\n"))
     assert commands.add_user(setup.config, args) == 2
     assert "trop court" in capsys.readouterr().err
@@ -349,7 +354,7 @@ def test_users_add_reads_stdin_and_hashes(setup, monkeypatch, capsys):
     user = store.get_user("agathe")
     assert user["role"] == "viewer" and user["password_hash"].startswith("$argon2id$")
     assert "un-mot-de-passe-long" not in user["password_hash"]
-    bad_name = types.SimpleNamespace(name="../x", role="supervisor")
+    bad_name = types.SimpleNamespace(name="../x", role="supervisor", categories=None)
     monkeypatch.setattr("sys.stdin", io.StringIO("un-mot-de-passe-long\n"))
     assert commands.add_user(setup.config, bad_name) == 2
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from pipeline import runner
+from pipeline.service import MailroomService
 from pipeline.records import PUBLISHED, PUBLISH_FAILED
 from pipeline.review import previews, queries
 from tests.support.review_data import add_review_document, make_home
@@ -26,7 +26,7 @@ def test_queue_order_next_and_dashboard(home):
     assert queries.review_document(store, failed.id) is None
     assert queries.review_document(store, "nope") is None
 
-    runner.review_decision(config, store, old.id, "routes", dict(old.fields), "claire")
+    MailroomService(config, store).decide(old.id, "routes", dict(old.fields), "claire")
     assert queries.next_after(store, order, old.id) == new.id
     assert queries.next_after(store, order, new.id) == urgent.id  # wraps to what is left
 

@@ -1,7 +1,8 @@
 """Which service a letter belongs to, how sure we are, and the facts an agent needs.
 
-``classify_document`` is the pipeline stage; ``needs_review`` says, in French
-for the supervisors, why a document may not be routed on its own.
+``classify_document`` is the pipeline stage; whether its answer is sure enough
+is decided in one place, ``pipeline.route`` (``needs_review`` is its rule on the
+classification alone).
 """
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import re
 
 from ..config import Config
 from ..records import ROUTE_COVER_SHEET, ROUTE_MODEL, ROUTE_SUPERVISOR, Candidate, Document
+from ..route import FALLBACK
+from ..route import classification_reasons as needs_review
 
-FALLBACK = "autre"
 MIN_WORDS = 3  # under this, there is nothing to classify (blank or unreadable scan)
 
 
@@ -38,26 +40,6 @@ def classify_document(doc: Document, config: Config) -> Document:
         doc.route_source = ROUTE_MODEL
     doc.fields = {**doc.fields, **extract_fields(text)}
     return doc
-
-
-def needs_review(doc: Document, config: Config) -> list[str]:
-    """Reasons, in French, for sending this document to the supervisors; empty = route it."""
-    if doc.route_source == ROUTE_SUPERVISOR:
-        return []
-    reasons = []
-    category = config.categories.get(doc.category or "")
-    if category is None:
-        reasons.append("Aucune catégorie connue n'a pu être proposée")
-    else:
-        if doc.category == FALLBACK:
-            reasons.append(f"Courrier classé « {category.label} » : un superviseur doit choisir le service")
-        elif category.always_review:
-            reasons.append(f"La catégorie « {category.label} » est toujours vérifiée par un superviseur")
-    if doc.route_source != ROUTE_COVER_SHEET and category is not None and doc.category != FALLBACK:
-        confidence = doc.confidence or 0.0
-        if confidence < config.classify.threshold:
-            reasons.append(f"Confiance insuffisante : {confidence * 100:.0f} % (seuil {config.classify.threshold * 100:.0f} %)")
-    return reasons
 
 
 __all__ = ["classify_document", "needs_review"]

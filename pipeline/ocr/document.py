@@ -117,7 +117,8 @@ def refresh_metadata(doc: Document, config: Config) -> None:
 def _reasons(doc: Document, pages: list[PageOcr], floor: float) -> list[str]:
     reasons = [f"OCR en échec page {position} : {page.error}"
                for position, page in enumerate(pages, start=1) if page.error]
-    if doc.ocr_confidence is not None and doc.ocr_confidence < floor:
+    # A handwritten page explains its low confidence: route.py says « Courrier manuscrit » instead.
+    if not doc.handwritten and doc.ocr_confidence is not None and doc.ocr_confidence < floor:
         reasons.append(f"OCR peu fiable (confiance {doc.ocr_confidence:.0f}/100)")
     return reasons
 

@@ -80,6 +80,12 @@ def line_axis_and_skew(gray: np.ndarray, dpi: float) -> tuple[int, float, float]
     return 90, skew_v - 90.0, score_v / max(score_h, 1.0)
 
 
+def level_skew(gray: np.ndarray, dpi: float) -> float:
+    """Counter-clockwise angle (degrees) that levels lines running along the page (no axis choice)."""
+    points = ink_points(gray, dpi)
+    return _best_angle(points, 0.0)[0] if len(points) >= 200 else 0.0
+
+
 def turn(image: Image.Image, clockwise: int) -> Image.Image:
     """Exact quarter turns (no resampling)."""
     ops = {90: Image.Transpose.ROTATE_270, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_90}

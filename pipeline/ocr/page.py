@@ -14,12 +14,9 @@ from PIL import Image
 from ..config import Config
 from ..ingest import PDF, Source
 from ..records import PageResult
-from . import clean, geometry, lexicon, pdf, source_image, tesseract
+from . import clean, geometry, handwriting, lexicon, orientation, pdf, source_image, spacing, strategy, tesseract
 
-OSD_TRUSTED = 2.0   # OSD confidence above which its 0/180 (or 90/270) verdict is taken as is
-AXIS_SURE = 1.08    # profile strength above which the text-line axis is certain (OSD may overrule below)
 STAMP_LETTERS = 100  # fewer letters than this on a page-sized image: a stamp, not a text layer
-UPRIGHT_SURE = 0.2  # ascender/descender balance beyond which 0/180 needs no OSD
 
 
 @dataclass
@@ -63,54 +60,6 @@ def tidy_layout_text(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
-def _text_band(gray: np.ndarray) -> np.ndarray:
-    """The horizontal band of the page with the most ink (about eight lines), to test which way up reads."""
-    height = gray.shape[0]
-    band = max(64, height // 8)
-    ink = (gray < 128).sum(axis=1).astype(np.float64)
-    if ink.sum() == 0 or height <= band:
-        return gray
-    window = np.convolve(ink, np.ones(band), mode="valid")
-    top = int(window.argmax())
-    return gray[top:top + band]
-
-
-def _orientation(gray: np.ndarray, dpi: float, quarter: int, strength: float, config: Config, workdir: Path,
-                 stem: str) -> int:
-    """Clockwise quarter turn that makes the page upright.
-
-    Cheapest evidence first: the line axis (profiles) and the ascender/descender
-    balance settle almost every letter in milliseconds; Tesseract OSD is asked
-    only when they are unsure, and reading a band both ways settles the rest.
-    """
-    candidates = (0, 180) if quarter == 0 else (90, 270)
-    if strength >= AXIS_SURE:
-        score = geometry.upright_score(_rot(gray, candidates[0]), dpi)
-        if abs(score) >= UPRIGHT_SURE:
-            return candidates[0] if score > 0 else candidates[1]
-    timeout = min(60.0, config.ocr.timeout_seconds)
-    path = tesseract.write_input(gray, workdir / f"{stem}-osd")
-    try:
-        verdict = tesseract.osd(path, dpi, timeout)
-    finally:
-        path.unlink(missing_ok=True)
-    if verdict is not None:
-        rotate, confidence = verdict
-        if rotate in candidates and confidence >= OSD_TRUSTED:
-            return rotate
-        if strength < AXIS_SURE and confidence >= 3 * OSD_TRUSTED:
-            return rotate
-    # OSD unsure or at odds with the text lines: read a band of text both ways, keep the better.
-    band = _text_band(_rot(gray, candidates[0]))
-    scores = [tesseract.quick_confidence(_rot(band, turn), dpi, config.ocr.languages, timeout, workdir,
-                                         f"{stem}-q{turn}") for turn in (0, 180)]
-    return candidates[0] if scores[0] >= scores[1] else candidates[1]
-
-
-def _rot(array: np.ndarray, clockwise: int) -> np.ndarray:
-    return np.ascontiguousarray(np.rot90(array, k=-(clockwise // 90))) if clockwise % 360 else array
-
-
 def _bw(image: Image.Image, dpi: float) -> Image.Image:
     """The scan binarised for black-and-white output (CCITT G4), with the recognition cleanup."""
     if image.mode == "1":
@@ -119,14 +68,37 @@ def _bw(image: Image.Image, dpi: float) -> Image.Image:
     return Image.fromarray(clean.binarise(clean.denoise(gray), dpi)).convert("1")
 
 
+def straighten(image: Image.Image, dpi: float, config: Config, scratch: Path,
+               stem: str = "page") -> tuple[Image.Image, int, float]:
+    """The scan upright and level: (image, clockwise quarter turn applied, deskew angle applied)."""
+    quarter, skew, _ = geometry.line_axis_and_skew(clean.to_gray(image), dpi)
+    applied_skew = round(skew, 2) if abs(skew) >= geometry.MIN_DESKEW else 0.0
+    as_scanned = image if quarter == 90 else None  # kept in case the sideways lines were a misreading
+    image = geometry.deskew(image, applied_skew)
+    look, look_dpi = clean.for_recognition(clean.to_gray(image), dpi, binary=False)
+    rotation = orientation.upright_turn(look, look_dpi, quarter, config.ocr.languages, config.ocr.timeout_seconds,
+                                        scratch, stem)
+    del look
+    if as_scanned is not None and rotation in (0, 180):
+        # The lines did not run across the page after all: level it along its own rows instead.
+        skew = geometry.level_skew(clean.to_gray(as_scanned), dpi)
+        applied_skew = round(skew, 2) if abs(skew) >= geometry.MIN_DESKEW else 0.0
+        image = geometry.deskew(as_scanned, applied_skew)
+    return geometry.turn(image, rotation), rotation, applied_skew
+
+
+def page_pdf_name(source_path: Path, page: int) -> str:
+    """The one-page PDF's file name; several sources may share a work folder, so it names the source too."""
+    tag = hashlib.sha1(str(Path(source_path).resolve()).encode()).hexdigest()[:8]
+    return f"{Path(source_path).stem[:40]}-{tag}-p{page:04d}.pdf"
+
+
 def ocr_page(source: Source, page: int, config: Config, workdir: Path) -> PageOcr:
     """OCR page ``page`` (1-based) of ``source`` into ``workdir``; a born-digital page is copied, not OCRed."""
     started = time.monotonic()
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    # Several sources may share a work folder: name the page after its source too.
-    tag = hashlib.sha1(str(Path(source.path).resolve()).encode()).hexdigest()[:8]
-    output = workdir / f"{Path(source.path).stem[:40]}-{tag}-p{page:04d}.pdf"
+    output = workdir / page_pdf_name(source.path, page)
     with tempfile.TemporaryDirectory(dir=workdir, prefix=".ocr-") as scratch:
         return _ocr_page(source, page, config, Path(scratch), output, started)
 
@@ -145,24 +117,20 @@ def _ocr_page(source: Source, page: int, config: Config, scratch: Path, output: 
     scan = source_image.load(source, page, config.ingest.raster_dpi)
     image, dpi, scanned_mode = scan.image, scan.dpi, scan.image.mode
     scan.image = None  # one copy of the page in memory at a time
-    quarter, skew, strength = geometry.line_axis_and_skew(clean.to_gray(image), dpi)
-    applied_skew = round(skew, 2) if abs(skew) >= geometry.MIN_DESKEW else 0.0
-    image = geometry.deskew(image, applied_skew)
+    image, rotation, applied_skew = straighten(image, dpi, config, scratch, stem)
 
-    recognition_gray, recognition_dpi = clean.for_recognition(clean.to_gray(image), dpi, binary=False)
-    rotation = _orientation(recognition_gray, recognition_dpi, quarter, strength, config, scratch, stem)
-    recognition_gray = _rot(recognition_gray, rotation)
-    image = geometry.turn(image, rotation)
-
-    error, recognition = None, None
-    input_path = tesseract.write_input(recognition_gray, scratch / f"{stem}-ocr")
-    recognition_height = recognition_gray.shape[0]
-    del recognition_gray
+    error, reading, handwritten = None, None, False
+    gray = clean.to_gray(image)
     try:
-        recognition = tesseract.recognise(input_path, recognition_dpi, config.ocr.languages,
-                                          config.ocr.timeout_seconds, config.ocr.retries)
+        reading = strategy.read(gray, dpi, config, scratch)
     except tesseract.TesseractFailed as failed:
         error = failed.reason
+    recognition = reading.recognition if reading else None
+    if recognition is not None:
+        spacing.join_letter_spaced(recognition.lines)
+        handwritten = reading.quality.score < handwriting.WEAK_SCORE and \
+            handwriting.is_handwritten(handwriting.shape(gray, dpi), reading.quality)
+    del gray
     if recognition is not None and "fra" in config.ocr.languages.split("+"):
         for line in recognition.lines:  # the text layer and the document text get the repaired words
             for word in line.words:
@@ -175,13 +143,14 @@ def _ocr_page(source: Source, page: int, config: Config, scratch: Path, output: 
     quality = min(config.ocr.jpeg_quality, scan.jpeg_quality or 100)
     original = (source.path, page) if (untouched and scan.reusable and source.kind == PDF) else None
     original_jpeg = source.path.read_bytes() if (untouched and scan.reusable and source.kind != PDF) else None
-    layer = pdf.TextLayer(recognition.lines, recognition_dpi, recognition_height) if recognition else None
+    layer = pdf.TextLayer(recognition.lines, reading.dpi, reading.height) if recognition else None
     pdf.write_scan_page(output, image, dpi, quality, layer, original=original, original_jpeg=original_jpeg,
                         max_bytes=scan.original_bytes if scan.jpeg_quality else None)
 
     result = PageResult(source_page=page, rotation=rotation, skew=applied_skew,
                         confidence=round(recognition.confidence, 2) if recognition and recognition.words else
                         (0.0 if recognition else None),
-                        born_digital=False, words=len(recognition.words) if recognition else 0)
+                        born_digital=False, words=len(recognition.words) if recognition else 0,
+                        handwritten=handwritten)
     text = recognition.text if recognition else ""
     return PageOcr(page, output, text, result, error, time.monotonic() - started)

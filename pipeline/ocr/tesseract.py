@@ -23,12 +23,7 @@ from . import textlayer
 os.environ["OMP_THREAD_LIMIT"] = "1"  # inherited by every tesseract child process
 
 
-class TesseractFailed(Exception):
-    """Tesseract did not produce its output; ``reason`` is in French, for the review queue."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
+from ..errors import TesseractFailed  # noqa: E402,F401  (re-exported)
 
 
 @dataclass
@@ -125,17 +120,16 @@ def osd(image_path: Path, dpi: float, timeout: float) -> tuple[int, float] | Non
     return int(rotate.group(1)) % 360, float(confidence.group(1))
 
 
-def quick_confidence(gray: np.ndarray, dpi: float, languages: str, timeout: float, workdir: Path, name: str) -> float:
-    """Mean word confidence × word share of a small crop: which way up reads better."""
+def quick_words(gray: np.ndarray, dpi: float, languages: str, timeout: float, workdir: Path,
+                name: str) -> list[tuple[str, float]]:
+    """(word, confidence) pairs of a quick block reading of a small crop (psm 6, TSV); none on failure."""
     path = write_input(gray, workdir / name)
     try:
         out = pytesseract.run_and_get_output(str(path), "tsv", lang=languages,
-                                             config=f"--psm 6 --dpi {int(round(dpi))}", timeout=timeout)
+                                             config=f"--psm 6 --dpi {int(round(dpi))} -c tessedit_create_tsv=1",
+                                             timeout=timeout)
     except (pytesseract.TesseractError, RuntimeError, OSError):
-        return 0.0
+        return []
     finally:
         path.unlink(missing_ok=True)
-    good = [(text, conf) for text, conf in parse_tsv(out) if sum(c.isalpha() for c in text) >= 2]
-    if not good:
-        return 0.0
-    return sum(conf for _, conf in good) / len(good) * min(1.0, len(good) / 10)
+    return parse_tsv(out)

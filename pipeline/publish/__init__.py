@@ -16,12 +16,7 @@ from ..config import Category, Config
 from ..records import Document, PublishResult
 
 
-class PublishError(RuntimeError):
-    """Publication failed; ``transient`` says whether a later retry may succeed."""
-
-    def __init__(self, message: str, transient: bool = True):
-        super().__init__(message)
-        self.transient = transient
+from ..errors import PublishError  # noqa: E402,F401  (re-exported: publication failed, maybe transiently)
 
 
 class Publisher(Protocol):

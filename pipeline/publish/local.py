@@ -1,8 +1,11 @@
 """The embedded default target: one folder per library under $MAILROOM_HOME/library.
 
 Files appear atomically (temporary name, fsync, rename) and a JSON sidecar
-carries the columns an agent would see in SharePoint. The checksum in the
-sidecar makes a second publication of the same document a no-op.
+carries the columns an agent would see in SharePoint. A file is "ours" only
+when its sidecar carries this document's ``uid`` (never by the human id, which
+another installation reuses) and the checksum it records: then a second
+publication is a no-op. Anything else in the folder is left untouched and the
+new letter gets another name.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ def metadata_columns(doc: Document, category: Category) -> dict:
     references = doc.fields.get("references") or []
     return {
         "document_id": doc.id,
+        "uid": doc.uid,
         "category": category.label,
         "category_id": category.id,
         "confidence": doc.confidence,
@@ -48,7 +52,7 @@ class LocalPublisher:
         return pdf_target.with_name(pdf_target.name + ".json")
 
     def _find_existing(self, folder: Path, doc: Document) -> Path | None:
-        """A file of this folder already published for this document with the same content."""
+        """A file of this folder already published for this document (same uid) with the content recorded."""
         if not folder.is_dir():
             return None
         for sidecar in folder.glob("*.pdf.json"):
@@ -56,7 +60,7 @@ class LocalPublisher:
                 meta = json.loads(sidecar.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 continue
-            if meta.get("document_id") == doc.id:
+            if meta.get("uid") == doc.uid:
                 pdf = sidecar.with_name(sidecar.name[:-5])
                 if pdf.is_file() and sha256_file(pdf) == meta.get("pdf_sha256"):
                     return pdf

@@ -27,8 +27,11 @@ def run_check(config: Config, args: argparse.Namespace) -> int:
     ready = True
     for report in reports:
         if report.found and not report.problems:
-            extra = " ; extraction obligatoire : mailroom archive chaque dépôt" if report.force_checkout else ""
-            print(f"  OK   « {report.title} » : {report.columns} colonnes reconnues{extra}", file=out)
+            print(f"  OK   « {report.title} » : {report.columns} colonnes reconnues", file=out)
+            for line in report.settings:
+                print(f"       · {line}", file=out)
+            for line in report.warnings:
+                print(f"       ! {line}", file=out)
             continue
         ready = False
         print(f"  À FAIRE « {report.title} » ({', '.join(report.categories)}) :", file=out)

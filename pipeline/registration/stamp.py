@@ -2,9 +2,9 @@
 
 The scanned image is never touched: the stamp is a Form XObject drawn over the
 first page's top margin (text only, no box over the scan), made by reportlab with
-an embedded font so that PDF/A files stay conformant. The stamped copy is written
-beside the work PDF, deterministically, so that a publication retried after a
-crash carries the same bytes and is recognised by its checksum.
+an embedded font so that PDF/A files stay conformant. It is added to the work PDF
+before its final checksum is taken (what is journaled, timestamped and published),
+once: the number is kept in the Info dictionary and a stamped file is not stamped again.
 """
 from __future__ import annotations
 
@@ -41,21 +41,22 @@ def _overlay(width: float, height: float, text: str) -> pikepdf.Pdf:
     return pikepdf.open(io.BytesIO(buffer.getvalue()))
 
 
-def stamped_path(doc: Document) -> Path:
-    source = Path(doc.pdf)
-    return source.with_name(f"{source.stem}-enregistre.pdf")
+MARK = pikepdf.Name("/MailroomRegistration")
 
 
 def stamp(doc: Document, config: Config) -> Path:
-    """Write the stamped copy of ``doc.pdf`` and return its path (the work PDF itself is left as it is)."""
+    """Add the stamp to ``doc.pdf`` (its first page), once: a file already stamped with this number is left
+    as it is, so a publication retried after a crash stamps nothing twice."""
     from ..ocr.document import save
 
-    target = stamped_path(doc)
-    with pikepdf.open(doc.pdf) as pdf:
+    path = Path(doc.pdf)
+    with pikepdf.open(path, allow_overwriting_input=True) as pdf:
+        if str(pdf.docinfo.get(MARK, "")) == doc.registration:
+            return path
         first = pdf.pages[0]
-        box = first.mediabox
-        width, height = float(box[2]) - float(box[0]), float(box[3]) - float(box[1])
-        with _overlay(width, height, stamp_text(doc, config)) as overlay:
-            first.add_overlay(overlay.pages[0], pikepdf.Rectangle(*[float(v) for v in box]))
-        save(pdf, target, config.ocr.pdfa)
-    return target
+        box = [float(v) for v in first.mediabox]
+        with _overlay(box[2] - box[0], box[3] - box[1], stamp_text(doc, config)) as overlay:
+            first.add_overlay(overlay.pages[0], pikepdf.Rectangle(*box))
+        pdf.docinfo[MARK] = doc.registration
+        save(pdf, path, config.ocr.pdfa)
+    return path

@@ -3,7 +3,7 @@
 - after the split: ``register`` (numbers in claim order);
 - before classification: ``ensure_registered`` (a letter never waits for a stuck batch);
 - when the category is settled (routing, a supervisor's decision): ``set_deadline``;
-- at publication: ``publishable_pdf`` (the stamped copy);
+- at publication, before the checksum: ``stamp_registration``;
 - once filed: ``after_filing`` (transmission to another administration, or the acknowledgement planned
   and sent when due; failures are recorded, never raised).
 """
@@ -44,15 +44,15 @@ def set_deadline(config: Config, doc: Document) -> Document:
     return doc
 
 
-def publishable_pdf(config: Config, store: Store, doc: Document) -> Path:
-    """The stamped copy; the plain searchable PDF when stamping fails (the letter is filed all the same)."""
+def stamp_registration(config: Config, store: Store, doc: Document) -> None:
+    """Add the registration stamp to the PDF that will be published (before its checksum is taken);
+    when stamping fails the letter is filed all the same, without it."""
     if config.registration.stamp and doc.registration and doc.pdf:
         try:
-            return stamp(doc, config)
+            stamp(doc, config)
         except Exception as error:
             log.exception("%s cannot be stamped", doc.id)
             store.journal("stamp-failed", doc.input_id, doc.id, error=f"{error.__class__.__name__}: {error}")
-    return Path(doc.pdf)
 
 
 def after_filing(config: Config, store: Store, doc: Document, filed_pdf: Path, actor: str = "mailroom") -> None:

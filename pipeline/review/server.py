@@ -36,13 +36,15 @@ class ReviewServer:
             self._thread.join(timeout)
 
 
-def start(config: Config, host: str | None = None, port: int | None = None) -> ReviewServer:
-    """Start serving (port 0 picks a free port) and return once the socket listens."""
+def start(config: Config, host: str | None = None, port: int | None = None, service=None) -> ReviewServer:
+    """Start serving (port 0 picks a free port) and return once the socket listens. ``service`` is the
+    long-lived MailroomService to decide with (the watcher's, under `mailroom serve`)."""
     host = host or config.review.host
     port = config.review.port if port is None else port
-    app = create_app(config)
+    app = create_app(config, service=service)
     server = uvicorn.Server(uvicorn.Config(
         app, host=host, port=port, log_level="warning", access_log=False, lifespan="off", server_header=False,
+        proxy_headers=False,  # the app itself believes X-Forwarded-* only from review.trusted_proxies
         timeout_graceful_shutdown=5))
     failure: list[BaseException] = []
 

@@ -98,6 +98,20 @@ def add_input(store: Store, name: str, received_at: str, documents: int = 1, tex
     return docs
 
 
+PATH_TO = {"published": [("ocr-done", "ocr-done"), ("classified", "classified"), ("routed", "routed"),
+                         ("published", "published")],
+           "review": [("ocr-done", "ocr-done"), ("classified", "classified"), ("review", "review")]}
+
+
+def move_to(store: Store, doc: Document, state: str) -> Document:
+    """Take a split document along the lifecycle's allowed moves to ``state`` (published or review)."""
+    for to_state, event in PATH_TO[state]:
+        result = store.transition(doc.id, doc.state, to_state, event, document=doc)
+        assert result.ok, result
+        doc = result.doc
+    return store.get_document(doc.id)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
