@@ -6,7 +6,7 @@
 VENV    := .venv
 PY      := $(VENV)/bin/python
 APT_PACKAGES := tesseract-ocr tesseract-ocr-fra tesseract-ocr-eng tesseract-ocr-osd poppler-utils \
-                fonts-dejavu-core fonts-liberation chromium ghostscript qpdf jbig2dec openssl \
+                fonts-dejavu-core fonts-liberation fonts-breip chromium ghostscript qpdf jbig2dec openssl \
                 redis-server
 HOME_DIR ?= var
 

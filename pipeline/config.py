@@ -7,6 +7,7 @@ the file without reading code.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import tomllib
@@ -111,6 +112,14 @@ class SharePointConfig:
     timeout_seconds: float = 60
     max_attempts: int = 6
     chunk_size: int = 4 * 1024 * 1024
+    authority: str = "https://login.microsoftonline.com"
+    key_passphrase_env: str = "MAILROOM_SHAREPOINT_KEY_PASSPHRASE"
+    ca_file: str = ""
+    organisation: str = "Mailroom"
+    max_wait_seconds: float = 5
+    redirect_poll_seconds: float = 60
+    redirect_column: str = "Réorienter vers"
+    redirect_note_column: str = "Remarque mailroom"
     columns: dict[str, str] = field(default_factory=dict)
 
 
@@ -119,6 +128,10 @@ class ReviewConfig:
     host: str = "127.0.0.1"
     port: int = 8000
     secret_key_file: str = ""
+    public_url: str = ""                      # e.g. https://courrier.departement.fr behind a proxy
+    trusted_proxies: tuple[str, ...] = ()     # addresses/networks whose X-Forwarded-* headers are believed
+    session_idle_minutes: int = 480
+    session_hours: int = 12
 
 
 @dataclass(frozen=True)
@@ -146,12 +159,59 @@ class TraceConfig:
 
 
 @dataclass(frozen=True)
+class RegistrationConfig:
+    number_format: str = "{year}-A-{seq:06d}"
+    stamp: bool = True
+    stamp_text: str = "Reçu le {date} à {time} — N° {number} — {organisation}"
+    organisation: str = "Département"
+    extra_closed_days: tuple[str, ...] = ()  # ISO dates of local closures
+
+
+@dataclass(frozen=True)
+class AcknowledgementConfig:
+    delay_minutes: float = 0
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    smtp_timeout_seconds: float = 30
+    sender: str = ""          # the From: address ("from" in the file)
+    user_env: str = "MAILROOM_SMTP_USER"
+    password_env: str = "MAILROOM_SMTP_PASSWORD"
+    own_domains: tuple[str, ...] = ()  # e-mail domains of the département itself: never an addressee
+    max_attempts: int = 8
+
+
+@dataclass(frozen=True)
+class TransmissionBody:
+    """A competent body mail for another administration is passed on to (CRPA L114-2)."""
+
+    id: str
+    name: str
+    address: str
+    email: str = ""
+
+
+ACKNOWLEDGE_KINDS = ("sva", "svr", "simple", "none")
+DEADLINE_KINDS = ("working", "calendar")
+
+
+@dataclass(frozen=True)
 class Category:
     id: str
     label: str
     library: str
     folder: str = "Courrier entrant/{year}/{month}"
     always_review: bool = False
+    deadline_days: int = 30
+    deadline_kind: str = "working"
+    urgent_deadline_days: int = 8
+    acknowledge: str = "none"
+    implicit_decision_days: int = 60
+    service_name: str = ""
+    service_address: str = ""
+    service_phone: str = ""
+    service_email: str = ""
+    transmit: bool = False    # mail for another administration: the supervisor picks a [transmission.bodies] entry
     retention_years: int = 0  # local copies (archive/ originals); 0 = [trace] retention_years
 
 
@@ -171,6 +231,9 @@ class Config:
     review: ReviewConfig
     trace: TraceConfig
     categories: dict[str, Category]
+    registration: RegistrationConfig = RegistrationConfig()
+    acknowledgement: AcknowledgementConfig = AcknowledgementConfig()
+    transmission_bodies: dict[str, TransmissionBody] = field(default_factory=dict)
 
     # Places under the home folder. One definition, used by every module.
     @property
@@ -253,10 +316,18 @@ def _coerce(value, expected, where: str):
         return float(value)
     if expected is Path and isinstance(value, str):
         return Path(value).expanduser()
+    if origin is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: expected a list of strings")
+        return tuple(value)
     if origin is dict:
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             raise ConfigError(f"{where}: expected a table of strings")
         return dict(value)
+    if origin is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: expected a list of strings")
+        return tuple(value)
     if expected in (str, int, float, bool):
         if type(value) is not expected:
             raise ConfigError(f"{where}: expected {expected.__name__}, got {type(value).__name__} {value!r}")
@@ -318,6 +389,25 @@ def _validate(config: Config) -> None:
         fail("sharepoint.auth", 'must be "certificate", "ntlm" or "token"')
     if config.publish.backend == "sharepoint" and not config.sharepoint.site_url.startswith(("http://", "https://")):
         fail("sharepoint.site_url", "must be the site's http(s) URL when publish.backend is \"sharepoint\"")
+    if config.review.public_url and not config.review.public_url.startswith(("http://", "https://")):
+        fail("review.public_url", "must start with http:// or https://")
+    for proxy in config.review.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            fail("review.trusted_proxies", f"{proxy!r} is not an IP address or network")
+    if config.review.session_idle_minutes < 1 or config.review.session_hours < 1:
+        fail("review.session_idle_minutes", "session durations must be at least 1")
+    if not config.sharepoint.authority.startswith("https://"):
+        fail("sharepoint.authority", "must be an https URL, e.g. https://login.microsoftonline.com")
+    if "|" in config.sharepoint.organisation or not config.sharepoint.organisation.strip():
+        fail("sharepoint.organisation", "must be a name without '|' (it goes into the User-Agent)")
+    if config.sharepoint.max_wait_seconds < 0:
+        fail("sharepoint.max_wait_seconds", "must be 0 or more")
+    if config.sharepoint.redirect_poll_seconds <= 0:
+        fail("sharepoint.redirect_poll_seconds", "must be more than 0")
+    if config.sharepoint.ca_file and not Path(config.sharepoint.ca_file).is_file():
+        fail("sharepoint.ca_file", f"{config.sharepoint.ca_file} is not a file")
     if not config.categories:
         fail("categories", "at least one category is needed")
     if "autre" not in config.categories:
@@ -344,6 +434,58 @@ def _validate(config: Config) -> None:
             fail(f"categories.{category.id}", "ids are lower-case letters, digits and dashes")
         if not category.library.strip():
             fail(f"categories.{category.id}.library", "must not be empty")
+        key = f"categories.{category.id}"
+        if category.deadline_kind not in DEADLINE_KINDS:
+            fail(f"{key}.deadline_kind", 'must be "working" or "calendar"')
+        for name in ("deadline_days", "urgent_deadline_days", "implicit_decision_days"):
+            if getattr(category, name) < 1:
+                fail(f"{key}.{name}", "must be 1 or more")
+        if category.acknowledge not in ACKNOWLEDGE_KINDS:
+            fail(f"{key}.acknowledge", 'must be "sva", "svr", "simple" or "none"')
+        if category.transmit and category.acknowledge != "none":
+            fail(f"{key}.acknowledge", "must be \"none\" for a category that transmits (L114-2: the competent "
+                                       "body acknowledges)")
+        if category.acknowledge != "none":
+            for name in ("service_name", "service_address"):
+                if not getattr(category, name).strip():
+                    fail(f"{key}.{name}", f"is required when acknowledge = \"{category.acknowledge}\" "
+                                          "(R112-5: the acknowledgement names the service and its postal address)")
+    _validate_registration(config, fail)
+
+
+def _validate_registration(config: Config, fail) -> None:
+    from datetime import date
+
+    try:
+        config.registration.number_format.format(year=2026, seq=1)
+    except (KeyError, IndexError, ValueError) as error:
+        fail("registration.number_format", f"must use only {{year}} and {{seq}} ({error})")
+    try:
+        config.registration.stamp_text.format(date="", time="", number="", organisation="")
+    except (KeyError, IndexError, ValueError) as error:
+        fail("registration.stamp_text", f"may use {{date}}, {{time}}, {{number}}, {{organisation}} ({error})")
+    for index, day in enumerate(config.registration.extra_closed_days):
+        try:
+            date.fromisoformat(day)
+        except ValueError:
+            fail(f"registration.extra_closed_days[{index}]", f"not an ISO date (YYYY-MM-DD): {day!r}")
+    ack = config.acknowledgement
+    if ack.delay_minutes < 0:
+        fail("acknowledgement.delay_minutes", "must be 0 or more")
+    if not 1 <= ack.smtp_port <= 65535:
+        fail("acknowledgement.smtp_port", "must be a TCP port")
+    if ack.max_attempts < 1:
+        fail("acknowledgement.max_attempts", "must be 1 or more")
+    if ack.smtp_host and "@" not in ack.sender:
+        fail("acknowledgement.from", "must be an e-mail address when acknowledgement.smtp_host is set")
+
+
+def _renamed(table, old: str, new: str):
+    """TOML keys that are Python keywords ("from") live under another attribute name."""
+    if isinstance(table, dict) and old in table:
+        table = dict(table)
+        table[new] = table.pop(old)
+    return table
 
 
 def load_config(home: Path, config_file: Path | None = None) -> Config:
@@ -353,11 +495,9 @@ def load_config(home: Path, config_file: Path | None = None) -> Config:
     source = str(DEFAULT_CONFIG)
     if config_file is None and (home / "mailroom.toml").is_file():
         config_file = home / "mailroom.toml"
-    user_ocr: dict = {}
     if config_file is not None:
         source = str(config_file)
         user = _read_toml(Path(config_file))
-        user_ocr = user.get("ocr", {}) if isinstance(user.get("ocr"), dict) else {}
         if "categories" in user:  # categories are replaced as a whole, never merged
             raw["categories"] = {}
         raw = _merge(raw, user)
@@ -368,7 +508,8 @@ def load_config(home: Path, config_file: Path | None = None) -> Config:
 def build_config(raw: dict, home: Path, source: str) -> Config:
     """Merged raw tables (defaults included) → validated Config; ``source`` names them in errors."""
     known_sections = {"watch", "inboxes", "runner", "ingest", "split", "ocr", "classify", "publish",
-                      "sharepoint", "review", "trace", "categories"}
+                      "sharepoint", "review", "trace", "categories", "registration", "acknowledgement",
+                      "transmission"}
     unknown = sorted(set(raw) - known_sections)
     if unknown:
         raise ConfigError(f"{source}: unknown section [{unknown[0]}]")
@@ -389,6 +530,16 @@ def build_config(raw: dict, home: Path, source: str) -> Config:
                 raise ConfigError(f"{source}: categories.{category_id}.{required} is required")
         categories[category_id] = _build(Category, table, f"categories.{category_id}", source, id=category_id)
 
+    transmission = raw.get("transmission", {})
+    if not isinstance(transmission, dict) or set(transmission) - {"bodies"}:
+        raise ConfigError(f"{source}: [transmission] holds only [transmission.bodies.ID] tables")
+    bodies = {}
+    for body_id, table in transmission.get("bodies", {}).items():
+        for required in ("name", "address"):
+            if not str((table or {}).get(required, "")).strip():
+                raise ConfigError(f"{source}: transmission.bodies.{body_id}.{required} is required")
+        bodies[body_id] = _build(TransmissionBody, table, f"transmission.bodies.{body_id}", source, id=body_id)
+
     config = Config(
         home=home,
         source=source,
@@ -404,8 +555,14 @@ def build_config(raw: dict, home: Path, source: str) -> Config:
         review=_build(ReviewConfig, raw.get("review", {}), "review", source),
         trace=_build(TraceConfig, raw.get("trace", {}), "trace", source),
         categories=categories,
+        registration=_build(RegistrationConfig, raw.get("registration", {}), "registration", source),
+        acknowledgement=_build(AcknowledgementConfig, _renamed(raw.get("acknowledgement", {}), "from", "sender"),
+                               "acknowledgement", source),
+        transmission_bodies=bodies,
     )
-    if config.trace.enabled and "pdfa" not in user_ocr:  # archival format by default for a reliable copy
+    ocr_table = raw.get("ocr", {})
+    if config.trace.enabled and isinstance(ocr_table, dict) and "pdfa" not in ocr_table:
+        # default.toml leaves pdfa unset: PDF/A-2b is the archival default of a reliable copy
         config = dataclasses.replace(config, ocr=dataclasses.replace(config.ocr, pdfa=True))
     _validate(config)
     return config
@@ -429,7 +586,10 @@ def to_toml_dict(config: Config) -> dict:
         return obj
 
     data = {name: plain(getattr(config, name)) for name in
-            ("watch", "runner", "ingest", "split", "ocr", "classify", "publish", "sharepoint", "review", "trace")}
+            ("watch", "runner", "ingest", "split", "ocr", "classify", "publish", "sharepoint", "review", "trace",
+             "registration", "acknowledgement")}
+    data["acknowledgement"]["from"] = data["acknowledgement"].pop("sender")
+    data["transmission"] = {"bodies": plain(config.transmission_bodies)}
     data["inboxes"] = plain(config.inboxes)
     data["categories"] = plain(config.categories)
     for key in list(data["sharepoint"]):
@@ -438,4 +598,11 @@ def to_toml_dict(config: Config) -> dict:
     for key in list(data["trace"]):
         if "password" in key and not key.endswith("_env") and data["trace"][key]:
             data["trace"][key] = "***"
+    for key in ("broker_url", "result_backend"):
+        data["runner"][key] = redact_url(data["runner"][key])
     return data
+
+
+def redact_url(url: str) -> str:
+    """A URL with its password (if one was written in it) masked, for display."""
+    return re.sub(r"^([a-z+]+://[^:/@]*:)[^@]+@", r"\1***@", url)

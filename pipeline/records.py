@@ -60,6 +60,7 @@ DOCUMENT_TRANSITIONS: dict[tuple[DocumentState, DocumentState], frozenset[str]] 
     (_D.ROUTED, _D.PUBLISH_FAILED): frozenset({"publish-failed"}),
     (_D.PUBLISH_FAILED, _D.PUBLISHED): frozenset({"published"}),
     (_D.PUBLISH_FAILED, _D.PUBLISH_FAILED): frozenset({"publish-failed"}),
+    (_D.PUBLISHED, _D.PUBLISHED): frozenset({"redirected"}),  # an agent sent it on to another category
     # repeated internal errors stop a document wherever it is, and `mailroom retry` resumes it there
     **{(state, _D.QUARANTINED): frozenset({"quarantined"})
        for state in (_D.SPLIT, _D.OCR_DONE, _D.CLASSIFIED, _D.ROUTED, _D.PUBLISH_FAILED)},
@@ -145,6 +146,9 @@ class Document:
     attempts: int = 0                # failed publication attempts
     retry_after: str | None = None   # ISO time before which a failed publication is not retried
     duplicate_of: str | None = None  # for a duplicate: the document it repeats
+    registration: str | None = None  # registration number (2026-A-000123), from the store's per-year sequence
+    deadline: str | None = None      # processing deadline, ISO date
+    acknowledgement: dict[str, Any] = field(default_factory=dict)  # channel, to, file, sent_at, state…
     uid: str = field(default_factory=new_uid)  # global identity (UUIDv7), set once, in the PDF and the library
     pdf_sha256: str | None = None    # checksum of the PDF once its final metadata is written (what gets published)
     resume_state: str | None = None  # for a quarantined document: the state `mailroom retry` resumes it from
@@ -194,6 +198,9 @@ class Document:
             "dropped_pages": self.dropped_pages,
             "received_at": self.received_at,
             "pdf": self.pdf,
+            "registration": self.registration,
+            "deadline": self.deadline,
+            "acknowledgement": self.acknowledgement or {"channel": "none"},
             "pdf_sha256": self.pdf_sha256,
             "timestamp": self.timestamp,
         }

@@ -73,6 +73,20 @@ BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS events_append_only_delete BEFORE DELETE ON events
 BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
 
+CREATE TABLE IF NOT EXISTS registrations (
+    number TEXT PRIMARY KEY,
+    year INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    document_id TEXT UNIQUE NOT NULL,
+    input_id TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    registered_at TEXT NOT NULL,
+    UNIQUE(year, seq)
+);
+CREATE TRIGGER IF NOT EXISTS registrations_never_reused_update BEFORE UPDATE ON registrations
+BEGIN SELECT RAISE(ABORT, 'a registration number is never changed'); END;
+CREATE TRIGGER IF NOT EXISTS registrations_never_reused_delete BEFORE DELETE ON registrations
+BEGIN SELECT RAISE(ABORT, 'a registration number is never reused'); END;
 CREATE TABLE IF NOT EXISTS checks (   -- the last integrity check of each document (mailroom verify)
     document_id TEXT PRIMARY KEY,
     at TEXT NOT NULL,
@@ -86,6 +100,17 @@ CREATE TABLE IF NOT EXISTS users (
     role TEXT NOT NULL,
     created_at TEXT NOT NULL
 );
+
+CREATE TABLE IF NOT EXISTS sessions (
+    id_hash TEXT PRIMARY KEY,       -- SHA-256 of the random id the browser holds; never the id itself
+    user TEXT NOT NULL,
+    credential TEXT NOT NULL,       -- fingerprint of the password hash the session was opened with
+    created_at REAL NOT NULL,       -- epoch seconds
+    seen_at REAL NOT NULL,
+    expires_at REAL NOT NULL,       -- absolute end; the idle timeout is checked against seen_at
+    flash TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions(user);
 
 CREATE TABLE IF NOT EXISTS examples (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -164,6 +189,7 @@ class Store:
         self._db().executescript(SCHEMA)  # executescript manages its own transaction
         self._migrate()
         self._migrate_chain()  # before anything is journaled: every new event is chained
+        self._migrate_review()
         self.installation_id = self._installation_id()
 
     def _migrate(self) -> None:
@@ -203,6 +229,13 @@ class Store:
             if db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0:
                 self._journal(db, "installation", installation_id=value)
         return value
+
+    def _migrate_review(self) -> None:
+        """Review app columns added after a database was created (ALTER TABLE when missing)."""
+        with self._tx() as db:
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(users)")}
+            if "categories" not in columns:
+                db.execute("ALTER TABLE users ADD COLUMN categories TEXT NOT NULL DEFAULT ''")
 
     # -- connection -------------------------------------------------------
     def _db(self) -> sqlite3.Connection:
@@ -511,23 +544,23 @@ class Store:
         return (row["actor"], row["at"]) if row else (None, None)
 
     def get_document(self, document_id: str) -> Document | None:
-        row = self._db().execute("SELECT body FROM documents WHERE id = ?", (document_id,)).fetchone()
-        return Document.from_json(row["body"]) if row else None
+        row = self._db().execute(_DOCUMENT_SELECT + " WHERE d.id = ?", (document_id,)).fetchone()
+        return _document(row) if row else None
 
     def document_by_uid(self, uid: str) -> Document | None:
         row = self._db().execute("SELECT body FROM documents WHERE uid = ?", (uid,)).fetchone()
         return Document.from_json(row["body"]) if row else None
 
     def documents(self, *states: str, input_id: str | None = None) -> list[Document]:
-        query, args = "SELECT body FROM documents WHERE 1=1", []
+        query, args = _DOCUMENT_SELECT + " WHERE 1=1", []
         if states:
-            query += f" AND state IN ({','.join('?' * len(states))})"
+            query += f" AND d.state IN ({','.join('?' * len(states))})"
             args.extend(states)
         if input_id:
-            query += " AND input_id = ?"
+            query += " AND d.input_id = ?"
             args.append(input_id)
-        rows = self._db().execute(query + " ORDER BY input_id, seq", args).fetchall()
-        return [Document.from_json(r["body"]) for r in rows]
+        rows = self._db().execute(query + " ORDER BY d.input_id, d.seq", args).fetchall()
+        return [_document(r) for r in rows]
 
     def document_counts(self) -> dict[str, int]:
         rows = self._db().execute("SELECT state, COUNT(*) FROM documents GROUP BY state").fetchall()
@@ -537,16 +570,166 @@ class Store:
         rows = self._db().execute("SELECT state, COUNT(*) FROM inputs GROUP BY state").fetchall()
         return {r[0]: r[1] for r in rows}
 
-    # -- users (review app) --------------------------------------------------------
-    def add_user(self, name: str, password_hash: str, role: str) -> None:
-        with self._tx() as db:
-            db.execute("INSERT OR REPLACE INTO users(name, password_hash, role, created_at) VALUES (?,?,?,?)",
-                       (name, password_hash, role, now_iso()))
-            self._journal(db, "user-added", actor="admin", user=name, role=role)
+    def update_acknowledgement(self, document_id: str, expected: tuple, changes: dict[str, Any],
+                               event: str | None = None, actor: str = "mailroom", **details) -> Document | None:
+        """Compare-and-set on a document's acknowledgement: applied only if its state is one of ``expected``.
 
-    def get_user(self, name: str) -> dict[str, str] | None:
-        row = self._db().execute("SELECT name, password_hash, role FROM users WHERE name = ?", (name,)).fetchone()
-        return dict(row) if row else None
+        Two workers (or a worker and a supervisor) racing for one acknowledgement: one wins, the
+        other gets None. The change and its journal event are one transaction.
+        """
+        with self._tx() as db:
+            row = db.execute(_DOCUMENT_SELECT + " WHERE d.id = ?", (document_id,)).fetchone()
+            if row is None:
+                return None
+            doc = _document(row)
+            if doc.acknowledgement.get("state") not in expected:
+                return None
+            doc.acknowledgement = {**doc.acknowledgement, **changes}
+            db.execute("UPDATE documents SET body = ?, updated_at = ? WHERE id = ?",
+                       (doc.to_json(), now_iso(), document_id))
+            if event:
+                self._journal(db, event, doc.input_id, doc.id, actor, state=changes.get("state"), **details)
+        return doc
+
+    # -- registration --------------------------------------------------------------------
+    def register_pending(self, number_format: str, year_of, force_input: str | None = None) -> list[str]:
+        """Give registration numbers to split documents, in the order their scans were claimed.
+
+        One transaction under SQLite's write lock: numbers of a year are allocated one
+        after the other, never twice, and a crash before the commit allocates nothing.
+        Documents of an input claimed after one that is still waiting to be split wait
+        too, so numbers follow the order of arrival; ``force_input`` registers that
+        input's documents even so (its letter must not wait for a stuck batch).
+        Duplicates (the same scan claimed again) are not new letters and get no number.
+        Returns the numbers allocated.
+        """
+        allocated = []
+        with self._tx() as db:
+            blocker = db.execute("SELECT MIN(seq) FROM inputs WHERE state = 'received'").fetchone()[0]
+            rows = db.execute(
+                "SELECT d.id, d.input_id, i.received_at, i.seq AS input_seq FROM documents d"
+                " JOIN inputs i ON i.id = d.input_id LEFT JOIN registrations r ON r.document_id = d.id"
+                " WHERE r.number IS NULL AND d.state != 'duplicate' AND i.state != 'duplicate'"
+                " AND (? IS NULL OR i.seq <= ? OR d.input_id = ?) ORDER BY i.seq, d.seq",
+                (blocker, blocker, force_input)).fetchall()
+            for row in rows:
+                year = year_of(row["received_at"])
+                seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM registrations WHERE year = ?",
+                                 (year,)).fetchone()[0]
+                number = number_format.format(year=year, seq=seq)
+                db.execute("INSERT INTO registrations(number, year, seq, document_id, input_id, received_at,"
+                           " registered_at) VALUES (?,?,?,?,?,?,?)",
+                           (number, year, seq, row["id"], row["input_id"], row["received_at"], now_iso()))
+                self._journal(db, "registered", row["input_id"], row["id"], number=number, year=year, seq=seq,
+                              received_at=row["received_at"],
+                              out_of_order=bool(blocker is not None and row["input_seq"] > blocker))
+                allocated.append(number)
+        return allocated
+
+    def registrations(self) -> list[dict[str, Any]]:
+        rows = self._db().execute("SELECT * FROM registrations ORDER BY year, seq").fetchall()
+        return [dict(r) for r in rows]
+
+    # -- users (review app) --------------------------------------------------------
+    # categories: comma-separated category ids the account may see; empty = every category.
+    def add_user(self, name: str, password_hash: str, role: str, categories: list[str] | None = None,
+                 actor: str = "admin") -> None:
+        """Create an account, or replace its password and role (and categories when given).
+
+        A new password ends the account's open sessions, in the same transaction."""
+        with self._tx() as db:
+            old = db.execute("SELECT password_hash, categories FROM users WHERE name = ?", (name,)).fetchone()
+            kept = old["categories"] if old else ""
+            joined = ",".join(categories) if categories is not None else kept
+            db.execute("INSERT OR REPLACE INTO users(name, password_hash, role, created_at, categories)"
+                       " VALUES (?,?,?,?,?)", (name, password_hash, role, now_iso(), joined))
+            self._journal(db, "user-added" if old is None else "user-changed", actor=actor, user=name, role=role,
+                          categories=_split_categories(joined))
+            if old is not None and old["password_hash"] != password_hash:
+                self._revoke_sessions(db, name, "password")
+
+    def set_user(self, name: str, actor: str = "admin", role: str | None = None,
+                 categories: list[str] | None = None, password_hash: str | None = None) -> bool:
+        """Change what is given of an existing account; False when there is no such account."""
+        with self._tx() as db:
+            old = db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
+            if old is None:
+                return False
+            role = role if role is not None else old["role"]
+            joined = ",".join(categories) if categories is not None else old["categories"]
+            new_hash = password_hash or old["password_hash"]
+            db.execute("UPDATE users SET role = ?, categories = ?, password_hash = ? WHERE name = ?",
+                       (role, joined, new_hash, name))
+            self._journal(db, "user-changed", actor=actor, user=name, role=role,
+                          categories=_split_categories(joined), password_changed=password_hash is not None)
+            if new_hash != old["password_hash"]:
+                self._revoke_sessions(db, name, "password")
+        return True
+
+    def get_user(self, name: str) -> dict[str, Any] | None:
+        row = self._db().execute("SELECT name, password_hash, role, categories FROM users WHERE name = ?",
+                                 (name,)).fetchone()
+        return _user_row(row) if row else None
+
+    def users(self) -> list[dict[str, Any]]:
+        rows = self._db().execute("SELECT name, password_hash, role, categories, created_at FROM users"
+                                  " ORDER BY name").fetchall()
+        return [_user_row(row) | {"created_at": row["created_at"]} for row in rows]
+
+    def has_users(self) -> bool:
+        return self._db().execute("SELECT 1 FROM users LIMIT 1").fetchone() is not None
+
+    # -- review sessions (server-side; the browser holds a signed random id, the table its hash) ------------
+    def session_open(self, id_hash: str, user: str, credential: str, now: float, expires_at: float) -> None:
+        with self._tx() as db:
+            db.execute("INSERT INTO sessions(id_hash, user, credential, created_at, seen_at, expires_at)"
+                       " VALUES (?,?,?,?,?,?)", (id_hash, user, credential, now, now, expires_at))
+
+    def session_get(self, id_hash: str) -> dict[str, Any] | None:
+        row = self._db().execute("SELECT * FROM sessions WHERE id_hash = ?", (id_hash,)).fetchone()
+        return dict(row) | {"flash": json.loads(row["flash"])} if row else None
+
+    def session_touch(self, id_hash: str, now: float) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE sessions SET seen_at = ? WHERE id_hash = ?", (now, id_hash))
+
+    def session_flash(self, id_hash: str, messages: list[str]) -> None:
+        """Replace the messages waiting for the next page of this session."""
+        with self._tx() as db:
+            db.execute("UPDATE sessions SET flash = ? WHERE id_hash = ?",
+                       (json.dumps(messages, ensure_ascii=False), id_hash))
+
+    def session_close(self, id_hash: str, reason: str = "logout") -> None:
+        with self._tx() as db:
+            row = db.execute("SELECT user FROM sessions WHERE id_hash = ?", (id_hash,)).fetchone()
+            db.execute("DELETE FROM sessions WHERE id_hash = ?", (id_hash,))
+            if row is not None and reason != "logout":
+                self._journal(db, "review-session-ended", actor=row["user"], reason=reason)
+
+    def sessions_expire(self, idle_before: float, now: float) -> int:
+        with self._tx() as db:
+            return db.execute("DELETE FROM sessions WHERE seen_at < ? OR expires_at < ?",
+                              (idle_before, now)).rowcount
+
+    def session_count(self, user: str) -> int:
+        return self._db().execute("SELECT COUNT(*) FROM sessions WHERE user = ?", (user,)).fetchone()[0]
+
+    def _revoke_sessions(self, db, user: str, reason: str) -> None:
+        count = db.execute("DELETE FROM sessions WHERE user = ?", (user,)).rowcount
+        if count:
+            self._journal(db, "review-sessions-revoked", actor=user, reason=reason, sessions=count)
+
+    # -- review throughput: decisions and the views that preceded them ------------------------------
+    def review_activity(self, since: str) -> list[dict[str, Any]]:
+        """Supervisors' decisions (reviewed, rejected) since an ISO time, each with the time its decider
+        last opened the document before deciding (None when never opened through the app)."""
+        rows = self._db().execute(
+            "SELECT e.document_id, e.actor, e.at, e.kind, d.category,"
+            " (SELECT MAX(v.at) FROM events v WHERE v.kind = 'review-viewed' AND v.document_id = e.document_id"
+            "  AND v.actor = e.actor AND v.id < e.id) AS viewed_at"
+            " FROM events e LEFT JOIN documents d ON d.id = e.document_id"
+            " WHERE e.kind IN ('reviewed', 'rejected') AND e.at >= ? ORDER BY e.id", (since,)).fetchall()
+        return [dict(row) for row in rows]
 
     # -- labelled examples (supervisor corrections, cover sheets) ---------------------
     def add_example(self, category: str, text: str, source: str, document_id: str | None = None,
@@ -558,6 +741,25 @@ class Store:
     def examples(self) -> list[dict[str, Any]]:
         rows = self._db().execute("SELECT document_id, category, text, source, actor, at FROM examples ORDER BY id")
         return [dict(r) for r in rows.fetchall()]
+
+
+_DOCUMENT_SELECT = ("SELECT d.body, r.number AS registration FROM documents d"
+                    " LEFT JOIN registrations r ON r.document_id = d.id")
+
+
+def _document(row: sqlite3.Row) -> Document:
+    """The registrations table is the truth for the number; the body may predate it."""
+    doc = Document.from_json(row["body"])
+    if row["registration"]:
+        doc.registration = row["registration"]
+    return doc
+def _split_categories(joined: str) -> list[str]:
+    return [c for c in (joined or "").split(",") if c]
+
+
+def _user_row(row: sqlite3.Row) -> dict[str, Any]:
+    return {"name": row["name"], "password_hash": row["password_hash"], "role": row["role"],
+            "categories": _split_categories(row["categories"])}
 
 
 def _event(r: sqlite3.Row) -> Event:

@@ -12,7 +12,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from samples.render import render_pages, save_scan_pdf  # noqa: E402
+from samples.render import damage, render_pages, save_scan_pdf  # noqa: E402
 
 SCANS = Path(__file__).resolve().parent / "scans"
 
@@ -202,6 +202,98 @@ Nous vous prions d'agréer, Madame, Monsieur, nos salutations distinguées.
 > Nadia Benali
 """
 
+# A letter that belongs to two directions at once: the machine hesitates, a supervisor decides.
+AMBIGU = """\
+Madame Odette LEMAIRE
+3, impasse des Tilleuls
+76480 Duclair
+
+> Monsieur le Président du Département
+> Hôtel du Département
+> 76101 Rouen Cedex
+
+> Duclair, le 6 mars 2026
+
+# Objet : ma situation et celle de mon fils
+
+Monsieur le Président,
+
+J'ai 81 ans et depuis ma chute de janvier je ne peux plus faire mes courses ni mon ménage. Mon fils Didier, adulte handicapé, vit avec moi ; la MDPH lui a refusé la prestation de compensation et je ne peux plus m'occuper de lui. On m'a parlé de l'APA pour moi, mais je ne sais pas à qui m'adresser.
+
+Je vous demande de transmettre ma lettre aux bons services.
+
+Je vous prie d'agréer, Monsieur le Président, l'expression de ma considération.
+
+> Odette Lemaire
+"""
+
+# A note written by hand: the OCR is unsure, a supervisor reads it.
+MANUSCRIT = """\
+Jean-Claude Hébert
+La Ferme du Mesnil
+76190 Allouville
+
+> Allouville, le 9 mars 2026
+
+Monsieur,
+
+Le car scolaire ne passe plus au Mesnil depuis la rentrée de février. Ma fille Léa doit marcher quatre kilomètres au bord de la départementale, sans trottoir, à sept heures du matin.
+
+Pouvez-vous faire quelque chose avant qu'il arrive un accident ?
+
+Merci d'avance.
+
+> J.-C. Hébert
+> 06 12 34 56 78
+"""
+
+# The two letters of the demo batch: a cover sheet routes the first one, a separator starts the second.
+LOT_ASE = """\
+Association Les Nids
+14, rue Jeanne d'Arc
+76000 Rouen
+
+> Département de la Seine-Maritime
+> Direction de l'Enfance et de la Famille
+> 76101 Rouen Cedex
+
+> Rouen, le 4 mars 2026
+
+# Objet : rapport d'activité 2025 du lieu de vie « Les Nids »
+
+Madame la Directrice,
+
+Vous trouverez ci-joint le rapport d'activité 2025 de notre lieu de vie et d'accueil, qui a accueilli huit jeunes confiés par vos services. Nous restons à votre disposition pour la visite annuelle.
+
+Veuillez agréer, Madame la Directrice, nos salutations respectueuses.
+
+> Le directeur,
+> Pascal Morel
+"""
+
+LOT_ROUTES = """\
+Entreprise Normandie Enrobés
+ZA du Clos Pré
+76150 Maromme
+
+> Département de la Seine-Maritime
+> Direction des Routes
+> 76101 Rouen Cedex
+
+> Maromme, le 5 mars 2026
+
+# Objet : fin des travaux de réfection de la RD 982 – marché n° 2025-R-114
+
+Monsieur l'Ingénieur,
+
+Nous vous informons de l'achèvement des travaux de réfection de la chaussée de la RD 982 entre Duclair et Le Trait, et vous proposons une réception des travaux le 18 mars 2026 à 10 heures.
+
+Nous vous prions d'agréer, Monsieur l'Ingénieur, nos salutations distinguées.
+
+> Le conducteur de travaux,
+> Thomas Girard
+"""
+
 # name, text, damage per page (one dict per page; the last one repeats)
 SCANS_TO_WRITE = [
     ("2026-03-03_rsa_leroux", RSA, [dict(skew_degrees=1.2, noise=0.012, blur=0.6, uneven_light=True, seed=11)]),
@@ -211,7 +303,14 @@ SCANS_TO_WRITE = [
                                     dict(skew_degrees=1.5, noise=0.012, blur=0.6, seed=15)]),
     ("2026-02-20_college_jules-verne", COLLEGE, [dict(rotate=180, skew_degrees=0.9, noise=0.012, blur=0.6, seed=16)]),
     ("2026-03-02_subvention_robec", SUBVENTION, [dict(rotate=90, skew_degrees=-0.5, noise=0.01, blur=0.5, seed=17)]),
+    ("2026-03-06_ambigu_lemaire", AMBIGU, [dict(skew_degrees=0.7, noise=0.012, blur=0.6, seed=18)]),
+    ("2026-03-09_manuscrit_hebert", MANUSCRIT,
+     [dict(family="handwriting", size_pt=15, skew_degrees=-2.0, noise=0.02, blur=0.9, uneven_light=True, seed=19)]),
 ]
+# A batch as the mail room scans it: routing cover sheet, letter, separator sheet, letter (sheets from
+# `mailroom sheets`, scanned like the letters).
+BATCHES = [("2026-03-10_lot_page-de-garde", [("cover:enfance-famille", None), ("letter", LOT_ASE),
+                                             ("separator", None), ("letter", LOT_ROUTES)])]
 
 
 def write_scans(folder: Path = SCANS, dpi: int = 300, quality: int = 55) -> list[Path]:
@@ -223,7 +322,37 @@ def write_scans(folder: Path = SCANS, dpi: int = 300, quality: int = 55) -> list
             options = damages[min(index, len(damages) - 1)]
             pages.extend(render_pages(source, dpi=dpi, **options))
         written.append(save_scan_pdf(pages, folder / f"{name}.pdf", dpi=dpi, quality=quality))
+    for name, parts in BATCHES:
+        pages = []
+        for index, (kind, text) in enumerate(parts):
+            damage_options = dict(skew_degrees=0.4 * (-1) ** index, noise=0.006, blur=0.5, seed=30 + index)
+            if kind == "letter":
+                pages.extend(render_pages(text, dpi=dpi, **damage_options))
+            else:
+                pages.append(damage(_sheet_image(kind, dpi), **damage_options))
+        written.append(save_scan_pdf(pages, folder / f"{name}.pdf", dpi=dpi, quality=quality))
     return written
+
+
+def _sheet_image(kind: str, dpi: int):
+    """A separator sheet or a routing cover sheet as `mailroom sheets` prints it, rendered as a page image."""
+    import tempfile
+
+    from pdf2image import convert_from_path
+
+    from pipeline.config import load_config
+    from pipeline.sheets import write_sheets
+
+    with tempfile.TemporaryDirectory() as tmp:
+        config = load_config(Path(tmp))
+        out = Path(tmp) / "sheet.pdf"
+        if kind == "separator":
+            write_sheets(config, out, categories=[next(iter(config.categories))], separator=True)
+        else:
+            write_sheets(config, out, categories=[kind.split(":", 1)[1]], separator=False)
+        image = convert_from_path(str(out), dpi=dpi, first_page=1, last_page=1, grayscale=True)[0]
+    image.info["dpi"] = (dpi, dpi)
+    return image
 
 
 def main(argv: list[str] | None = None) -> int:

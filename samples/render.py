@@ -25,12 +25,14 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 A4_MM = (210.0, 297.0)
-FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/truetype/liberation"))
+FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/truetype/liberation"),
+             Path("/usr/share/fonts/truetype/breip"))
 FONTS = {  # family -> (regular, bold)
     "serif": ("LiberationSerif-Regular.ttf", "LiberationSerif-Bold.ttf"),
     "sans": ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf"),
     "liberation-sans": ("LiberationSans-Regular.ttf", "LiberationSans-Bold.ttf"),
     "dejavu-serif": ("DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf"),
+    "handwriting": ("Breip.ttf", "Breip.ttf"),  # Debian's fonts-breip: an informal hand, for the demo only
 }
 PAPER = 246          # scanned paper is never pure white
 INK = 28             # nor the toner pure black
@@ -45,7 +47,7 @@ def _font_path(name: str) -> str:
     for folder in FONT_DIRS:
         if (folder / name).exists():
             return str(folder / name)
-    raise FileNotFoundError(f"font {name} not found (install fonts-dejavu-core / fonts-liberation)")
+    raise FileNotFoundError(f"font {name} not found (install fonts-dejavu-core / fonts-liberation / fonts-breip)")
 
 
 @dataclass

@@ -31,14 +31,20 @@ def served(home):
     assert not server.running
 
 
-@pytest.fixture
-def page():
+@pytest.fixture(scope="module")
+def browser():
     with sync_api.sync_playwright() as playwright:
         browser = launch(playwright)
-        context = browser.new_context(locale="fr-FR", viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(15_000)
-        yield context.new_page()
+        yield browser
         browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(locale="fr-FR", viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    yield context.new_page()
+    context.close()
 
 
 def sidecar_of(doc) -> dict:
@@ -91,7 +97,7 @@ def test_supervisor_corrects_categories_with_the_keyboard(served, page):
 
     # The next document opens by itself; the first one is published with its new category.
     expect(page).to_have_url(server.url + f"/documents/{plain.id}")
-    expect(page.get_by_role("status")).to_contain_text("publié")
+    expect(page.locator(".flash")).to_contain_text("publié")
     decided = store.get_document(urgent.id)
     assert decided.state == PUBLISHED and decided.category == "routes"
     assert Path(decided.destination).is_relative_to(config.library_dir / "Routes")
@@ -143,7 +149,7 @@ def test_reject_with_the_keyboard_and_viewer_is_read_only(served, page):
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")                      # the Rejeter button
     expect(page).to_have_url(server.url + f"/documents/{urgent.id}")
-    expect(page.get_by_role("status")).to_contain_text("rejeté")
+    expect(page.locator(".flash")).to_contain_text("rejeté")
     rejected = store.get_document(plain.id)
     assert rejected.state == "rejected" and rejected.reason == "Publicité, pas un courrier"
     assert store.events(document_id=plain.id, kind="rejected")[0].actor == "claire"

@@ -49,7 +49,7 @@ def sample_path(route: APIRoute, doc_id: str) -> str:
 
 def test_every_route_requires_login(setup, client):
     doc_id = setup.docs[0].id
-    routes = [r for r in setup.app.routes if isinstance(r, APIRoute) and r.path != "/login"]
+    routes = [r for r in setup.app.routes if isinstance(r, APIRoute) and r.path not in ("/login", "/accessibilite")]
     assert len(routes) >= 8
     for route in routes:
         path = sample_path(route, doc_id)
@@ -64,9 +64,10 @@ def test_every_route_requires_login(setup, client):
     assert client.get("/openapi.json", follow_redirects=False).status_code == 303
     assert client.get(f"/documents/{doc_id}/pages/1/zoom", follow_redirects=False).status_code == 303
     assert client.get("/static/review.js", follow_redirects=False).status_code == 303
-    # The login form and its stylesheet are the only things a stranger gets.
+    # The login form, its stylesheet and the accessibility statement are the only things a stranger gets.
     assert client.get("/login").status_code == 200
     assert client.get("/static/review.css").status_code == 200
+    assert "Déclaration d'accessibilité" in client.get("/accessibilite").text
 
 
 def test_login_page_explains_how_to_create_the_first_account(home):
@@ -344,7 +345,7 @@ def test_dashboard(setup, client):
 
 def test_users_add_reads_stdin_and_hashes(setup, monkeypatch, capsys):
     store = setup.store
-    args = types.SimpleNamespace(name="agathe", role="viewer")
+    args = types.SimpleNamespace(name="agathe", role="viewer", categories=None)
     monkeypatch.setattr("sys.stdin", io.StringIO("court\n"))
     assert commands.add_user(setup.config, args) == 2
     assert "trop court" in capsys.readouterr().err
@@ -353,7 +354,7 @@ def test_users_add_reads_stdin_and_hashes(setup, monkeypatch, capsys):
     user = store.get_user("agathe")
     assert user["role"] == "viewer" and user["password_hash"].startswith("$argon2id$")
     assert "un-mot-de-passe-long" not in user["password_hash"]
-    bad_name = types.SimpleNamespace(name="../x", role="supervisor")
+    bad_name = types.SimpleNamespace(name="../x", role="supervisor", categories=None)
     monkeypatch.setattr("sys.stdin", io.StringIO("un-mot-de-passe-long\n"))
     assert commands.add_user(setup.config, bad_name) == 2
 

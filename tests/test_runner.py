@@ -9,14 +9,17 @@ from pipeline.service import MailroomService
 from pipeline.store import Store
 
 
-def routed_document(tmp_path) -> Document:
+def routed_document(tmp_path, store: Store) -> Document:
+    """A routed document, recorded as the stages leave it (publication moves it from there)."""
     pdf = tmp_path / "doc.pdf"
     new = pikepdf.new()
     new.add_blank_page()
     new.save(pdf)
-    return Document(id="L000001-01", input_id="L000001", source="scan.pdf", source_sha256="0" * 64,
-                    source_pages=[1], received_at="2026-03-03T09:00:00+01:00", state=ROUTED, pdf=str(pdf),
-                    category="routes", confidence=0.97, fields={"sender": "Mairie de Bihorel"})
+    doc = Document(id="L000001-01", input_id="L000001", source="scan.pdf", source_sha256="0" * 64,
+                   source_pages=[1], received_at="2026-03-03T09:00:00+01:00", state=ROUTED, pdf=str(pdf),
+                   category="routes", confidence=0.97, fields={"sender": "Mairie de Bihorel"})
+    store.save_document(doc)
+    return doc
 
 
 def test_failed_publication_is_retried_automatically_after_its_back_off(home, tmp_path):
@@ -26,7 +29,7 @@ def test_failed_publication_is_retried_automatically_after_its_back_off(home, tm
     store = Store(load_config(home).database_path)
     store.add_input("0" * 64, "scan.pdf", str(tmp_path / "scan.pdf"), "2026-03-03T09:00:00+01:00")
     pipeline = MailroomService(load_config(home), store, workers=1).coordinator
-    doc = pipeline.publish(routed_document(tmp_path))
+    doc = pipeline.publish(routed_document(tmp_path, store))
     assert doc.state == PUBLISH_FAILED and doc.attempts == 1
     retry_after = datetime.fromisoformat(store.get_document(doc.id).retry_after)
     assert retry_after > datetime.now(timezone.utc) + timedelta(seconds=50)
@@ -52,7 +55,7 @@ def test_back_off_grows_with_attempts(home, tmp_path):
     (home / "mailroom.toml").write_text(f"[publish]\nlibrary_dir = '{blocker}/library'\n", encoding="utf-8")
     store = Store(load_config(home).database_path)
     pipeline = MailroomService(load_config(home), store, workers=1).coordinator
-    doc = routed_document(tmp_path)
+    doc = routed_document(tmp_path, store)
     delays = []
     for _ in range(3):
         before = datetime.now(timezone.utc)

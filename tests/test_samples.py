@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.config import IngestConfig
 from pipeline.ingest import open_source
-from samples.generate import SCANS, SCANS_TO_WRITE
+from samples.generate import BATCHES, SCANS, SCANS_TO_WRITE
 from samples.render import PageOverflow, render_letter, render_pages, save_scan_pdf
 
 LETTER = """\
@@ -68,11 +68,34 @@ def test_scan_pdf_is_image_only(tmp_path):
 
 def test_demo_scans_are_present_small_and_valid():
     files = sorted(SCANS.glob("*.pdf"))
-    assert len(files) == len(SCANS_TO_WRITE)
-    assert sum(f.stat().st_size for f in files) < 3_000_000
+    assert len(files) == len(SCANS_TO_WRITE) + len(BATCHES)
+    assert sum(f.stat().st_size for f in files) < 4_500_000
     counts = {}
     for path in files:
         source = open_source(path, IngestConfig())
         counts[path.stem] = source.page_count
         assert not source.page_text(1).strip()  # scans: no text layer yet
     assert max(counts.values()) >= 2  # the two-page letter
+
+
+@pytest.mark.slow
+def test_first_run_samples_show_the_review_queue(home, tmp_path):
+    """`make run` copies these into the inbox: the supervisors must have something to look at."""
+    import json
+
+    from tests.support.service import mailroom
+
+    names = ["2026-03-06_ambigu_lemaire", "2026-03-09_manuscrit_hebert", "2026-03-10_lot_page-de-garde"]
+    report = tmp_path / "report.jsonl"
+    result = mailroom(home, "process", *(str(SCANS / f"{n}.pdf") for n in names), "--report", str(report),
+                      timeout=400)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = {(line["source"], line["id"][-2:]): line for line in map(json.loads, report.read_text().splitlines())}
+    ambiguous = lines[(f"{names[0]}.pdf", "01")]
+    assert ambiguous["status"] == "review"  # two directions at once: the machine hesitates
+    assert {c["category"] for c in ambiguous["candidates"][:2]} == {"autonomie-handicap", "autonomie-personnes-agees"}
+    assert lines[(f"{names[1]}.pdf", "01")]["status"] == "review"  # handwritten
+    cover, second = lines[(f"{names[2]}.pdf", "01")], lines[(f"{names[2]}.pdf", "02")]
+    assert (cover["category"], cover["route_source"], cover["status"]) == ("enfance-famille", "cover-sheet",
+                                                                            "published")
+    assert second["status"] == "published" and second["route_source"] == "model"

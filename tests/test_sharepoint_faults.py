@@ -12,7 +12,7 @@ import pytest
 from pipeline.config import load_config
 from pipeline.publish import PublishError, make_publisher
 from pipeline.publish.sharepoint import SharePointPublisher
-from tests.support.sp_emulator import emulator, make_document, publisher, sp_config, write_config  # noqa: F401
+from tests.support.sp_emulator import FakeClock, emulator, make_document, publisher, sp_config, write_config  # noqa: F401
 
 
 class Crash(BaseException):
@@ -26,9 +26,7 @@ def pdf_file(tmp_path: Path, size: int = 3000, name: str = "doc.pdf") -> Path:
 
 
 def recorded_sleeps(publisher: SharePointPublisher) -> list[float]:
-    sleeps: list[float] = []
-    publisher.connection.sleep = sleeps.append
-    return sleeps
+    return FakeClock().install(publisher.connection).sleeps
 
 
 def assert_published_once(emulator, library: str, doc_id: str, content: bytes) -> None:
@@ -80,7 +78,7 @@ def test_other_transient_errors_back_off_with_jitter(emulator, publisher, sp_con
 
 def test_a_503_without_retry_after_backs_off(emulator, publisher, sp_config, tmp_path):
     sleeps = recorded_sleeps(publisher)
-    emulator.inject(r"Files\?\$expand", "503", retry_after=None)
+    emulator.inject(r"GetItems", "503", retry_after=None)
     publisher.publish(make_document(), pdf_file(tmp_path), sp_config.categories["routes"])
     assert len(sleeps) == 1 and sleeps[0] < 1.0
 
@@ -126,7 +124,7 @@ def test_short_lived_digests_are_renewed_throughout(home, monkeypatch, tmp_path)
 def test_expired_token_is_renewed(emulator, publisher, sp_config, tmp_path, monkeypatch):
     category = sp_config.categories["routes"]
     publisher.publish(make_document("in1-1"), pdf_file(tmp_path, name="1.pdf"), category)
-    emulator.tokens = {"rotated-token"}           # the old token expired
+    emulator.tokens = {"rotated-token": float("inf")}  # the old token expired
     monkeypatch.setenv("MAILROOM_SHAREPOINT_TOKEN", "rotated-token")
     publisher.publish(make_document("in1-2", sender="Martin"), pdf_file(tmp_path, name="2.pdf"), category)
     assert [r.status for r in emulator.log].count(401) == 1
@@ -235,7 +233,8 @@ def test_crash_before_columns_with_the_pending_note_lost(emulator, sp_config, tm
 
     make_publisher(sp_config).publish(make_document(), pdf, sp_config.categories["routes"])
     assert_published_once(emulator, "Routes", "in1-1", pdf.read_bytes())
-    assert len(emulator.requests(r"Files/add")) == 1  # adopted by name, size and SHA-256
+    # The second add is refused (the name exists); that file has no uid, our size and SHA-256: adopted.
+    assert [r.status for r in emulator.requests(r"Files/add")] == [200, 400]
     assert len(emulator.requests(r"/\$value")) == 1
 
 

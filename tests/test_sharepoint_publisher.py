@@ -32,6 +32,7 @@ def test_make_publisher_builds_the_sharepoint_publisher(sp_config):
 def test_publish_files_the_document_with_its_columns(emulator, publisher, sp_config, tmp_path):
     pdf = pdf_file(tmp_path)
     doc = make_document()
+    doc.registration, doc.deadline = "2026-A-000042", "2026-04-23"
     result = publisher.publish(doc, pdf, sp_config.categories["routes"])
 
     name = "2026-03-12 Routes départementales - Dupont Jean.pdf"
@@ -43,7 +44,9 @@ def test_publish_files_the_document_with_its_columns(emulator, publisher, sp_con
     assert emulator.field_values(stored) == {
         "Title": "in1-1", "Catégorie": "Routes départementales", "Confiance": 0.873, "Expéditeur": "Dupont Jean",
         "Date du courrier": "2026-03-10T00:00:00Z", "Date de réception": "2026-03-12T08:14:00Z",
-        "Références": "RD 12; PR 4", "Urgent": True, "Pages": 2.0, "Empreinte SHA-256": "ab" * 32, "Lot": "in1"}
+        "Références": "RD 12; PR 4", "Urgent": True, "Pages": 2.0, "Empreinte SHA-256": "ab" * 32, "Lot": "in1",
+        "N° d'enregistrement": "2026-A-000042", "Date limite de traitement": "2026-04-23T00:00:00Z",
+        "Identifiant": doc.uid}
     # Upload then columns in one ValidateUpdateListItem: a single version, as SharePoint counts them.
     assert stored.versions == 1
     # Every request carried the bearer token and, except contextinfo, a request digest.
@@ -78,18 +81,17 @@ def test_name_clashes_get_a_suffix_and_documents_stay_apart(emulator, publisher,
                              category).destination == results[1].destination
 
 
-def test_a_name_taken_since_the_listing_is_not_overwritten(emulator, publisher, sp_config, tmp_path):
-    category = sp_config.categories["routes"]
-    publisher.ensure_folder(publisher.library("Routes"), "Courrier entrant/2026/03")
-    listing = publisher.list_folder(FOLDER)
-    # Another user drops a file with our name between our listing and our upload.
+def test_a_name_taken_by_someone_else_is_not_overwritten(emulator, publisher, sp_config, tmp_path):
+    library = publisher.library("Routes")
+    publisher.ensure_folder(library, "Courrier entrant/2026/03")
+    # Another user dropped a file with our name (no listing is ever read: the upload itself tells).
     emulator.add_file(emulator.folders[FOLDER.lower()], "2026-03-12 Routes départementales - Dupont Jean.pdf",
                       False, b"theirs")
-    remote = publisher.upload_new(make_document(), FOLDER, "2026-03-12 Routes départementales - Dupont Jean",
-                                  b"%PDF ours", listing)
+    remote = publisher.upload_new(make_document().uid, library, FOLDER,
+                                  "2026-03-12 Routes départementales - Dupont Jean", b"%PDF ours")
     assert remote.name.endswith(" (2).pdf")
     assert emulator.files[f"{FOLDER}/2026-03-12 Routes départementales - Dupont Jean.pdf".lower()].content == b"theirs"
-    assert category  # the category is the one the folder was made for
+    assert not emulator.requests(r"/Files$", "GET")
 
 
 def test_sharepoint_name_rules(emulator, publisher, sp_config, tmp_path):
@@ -257,34 +259,6 @@ def test_no_token_at_all_says_where_to_put_one(emulator, home, monkeypatch, tmp_
     with pytest.raises(PublishError) as caught:
         make_publisher(config).publish(make_document(), pdf_file(tmp_path), config.categories["routes"])
     assert "MAILROOM_SHAREPOINT_TOKEN" in str(caught.value)
-
-
-def test_certificate_authentication_goes_through_msal(emulator, home, monkeypatch, tmp_path):
-    import msal
-
-    key = tmp_path / "app.pem"
-    key.write_text("-----BEGIN PRIVATE KEY-----\nMIIfake\n-----END PRIVATE KEY-----\n")
-    seen = {}
-
-    class FakeApp:
-        def __init__(self, client_id, authority=None, client_credential=None, **kwargs):
-            seen.update(client_id=client_id, authority=authority, credential=client_credential)
-
-        def acquire_token_for_client(self, scopes):
-            seen["scopes"] = scopes
-            return {"access_token": "test-token", "token_type": "Bearer", "expires_in": 3600}
-
-    monkeypatch.setattr(msal, "ConfidentialClientApplication", FakeApp)
-    monkeypatch.delenv("MAILROOM_SHAREPOINT_TOKEN")
-    config = load_config(home, write_config(home, emulator, auth="certificate", tenant="contoso.onmicrosoft.com",
-                                            client_id="11111111-2222-3333-4444-555555555555",
-                                            thumbprint="ABCDEF0123456789", key_file=str(key)))
-    result = make_publisher(config).publish(make_document(), pdf_file(tmp_path), config.categories["routes"])
-    assert result.destination
-    assert seen["client_id"] == "11111111-2222-3333-4444-555555555555"
-    assert seen["authority"].endswith("/contoso.onmicrosoft.com")
-    assert seen["credential"]["thumbprint"] == "ABCDEF0123456789"
-    assert seen["scopes"] == [f"{emulator.origin}/.default"]
 
 
 def test_certificate_mode_names_missing_settings(emulator, home, tmp_path):

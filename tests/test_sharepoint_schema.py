@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.publish import PublishError
 from pipeline.publish.sharepoint_client import retry_after_seconds
-from pipeline.publish.sharepoint_names import base_name, candidate, clean, folder_segments, in_family
+from pipeline.publish.sharepoint_names import base_name, candidate, clean, folder_segments
 from pipeline.publish.sharepoint_schema import Column, Regional, form_value, parse_instant
 
 FR = Regional(date_format=1, date_separator="/", decimal_separator=",", time24=True)
@@ -56,8 +56,6 @@ def test_names_follow_sharepoint_rules():
     assert clean(" a_VTI_b:c. ") == "a-vti-b-c"
     assert folder_segments("Forms/_vti_x/2026/") == ["_forms", "-vti-x", "2026"]
     assert candidate("Lettre", 1) == "Lettre.pdf" and candidate("Lettre", 3) == "Lettre (3).pdf"
-    assert in_family("Lettre (12).pdf", "Lettre") and in_family("lettre.PDF", "Lettre")
-    assert not in_family("Lettre bis.pdf", "Lettre")
 
 
 def test_base_name_leaves_room_for_the_suffix_within_both_limits():

@@ -232,3 +232,19 @@ def test_the_dashboard_shows_the_last_integrity_check(home, tsa):
         page = client.get("/dashboard").text
     assert "Copie fiable" in page and "Tous les courriers publiés sont horodatés." in page
     assert "2 documents, 1 anomalie." in page and "Anomalies sur : L000002-01" in page
+
+
+def test_the_running_service_seals_the_journal_and_asks_again_for_a_timestamp(home, tsa):
+    from pipeline.store import Store
+    from tests.support.service import Service, wait_for
+
+    tsa.down = True
+    publish_letters(home, tsa, count=1)
+    tsa.down = False
+    service = Service(home, "watch")
+    try:
+        store = Store(home / "mailroom.sqlite3")
+        wait_for(lambda: store.events(kind="seal-timestamped"), timeout=60, interval=0.5, what="a timestamped seal")
+        assert store.get_document("L000001-01").timestamp is None  # its back-off has not passed yet
+    finally:
+        assert service.terminate() == 0

@@ -3,18 +3,25 @@
 A routed document becomes one file in its category's library and folder, with
 its metadata in the library's columns, exactly once whatever the network does:
 
-* Identity. The library's built-in Title column holds the mailroom document id
-  and the checksum column ("Empreinte SHA-256") the source file's SHA-256. Both
-  are written in the same ValidateUpdateListItem call, so a file whose Title is
-  the document id and whose checksum matches is complete: a later attempt (after
-  a crash between upload and journal commit, or a `mailroom retry`) finds it in
-  the target folder and answers already_there instead of uploading again.
+* Identity. Every letter carries a globally unique uid (UUIDv7) in the
+  library's identity column (« Identifiant », indexed, unique values). The
+  publisher finds "its" file only by that column, with a CAML query scoped to
+  the library, RowLimit 1, which stays under the 5,000-item list view
+  threshold because the column is indexed: never a folder listing, never the
+  Title (the human id L000012-01 restarts with every database, so a file of
+  the same Title but another uid belongs to another installation and is left
+  untouched; the new letter gets another name). The uid is written in the same
+  ValidateUpdateListItem call as every other column, so a file found by uid is
+  complete, and a later attempt answers already_there.
 * Crash between upload and columns. Before the first byte is sent, the target
-  URL is written to $MAILROOM_HOME/sharepoint/pending/<id>.json. A later attempt
-  that finds that file still without columns takes it over (overwrites its
-  content, then sets the columns) instead of adding a second copy. If that note
-  was lost, a column-less file of the same readable name, size and SHA-256 is
-  adopted as well.
+  URL is written to $MAILROOM_HOME/sharepoint/pending/<uid>.json. A later
+  attempt that finds that file still without a uid takes it over (overwrites
+  its content, then sets the columns) instead of adding a second copy. If the
+  note was lost, a uid-less file met on a name clash with the same size and
+  SHA-256 is adopted as well.
+* Visibility. A library with minor versions gets each upload published as a
+  major version; one with content approval leaves it « en attente
+  d'approbation », which the result says.
 * Concurrency. A lock file per stripe of document ids under the same folder
   keeps the watcher and `mailroom retry` from publishing one document at once.
 * Faults. Every request runs in SharePointConnection.run (Retry-After, backoff
@@ -31,20 +38,25 @@ import json
 import logging
 import threading
 import uuid
+import warnings
+from datetime import datetime, timezone
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
+from xml.sax.saxutils import escape
 
 from ..config import Category, Config
 from ..records import Document, PublishResult
 from . import PublishError, document_title, folder_for
 from ..files import write_atomically
 from .local import metadata_columns
+from office365.sharepoint.listitems.caml.query import CamlQuery
+
 from .sharepoint_client import ConnectionDropped, SharePointConnection, SharePointFailure
-from .sharepoint_names import base_name, candidate, folder_segments, in_family
-from .sharepoint_schema import (TITLE_FIELD, Library, Regional, check_choices, form_values,
-                                resolve_columns)
+from .sharepoint_names import base_name, candidate, folder_segments
+from .sharepoint_schema import (TITLE_FIELD, Library, Regional, check_choices, find_column, form_values,
+                                resolve_columns, site_zone)
 
 log = logging.getLogger("pipeline.publish.sharepoint")
 FILE_EXISTS = "-2130575257"
@@ -60,13 +72,15 @@ class RemoteFile:
     length: int
     checked_out: bool
     fields: dict                # list item values keyed by entity property name
+    minor: int = 0              # MinorVersion: > 0 is a draft readers may not see
+    item_id: int = 0
 
     @classmethod
-    def from_client(cls, file, with_fields: bool = True) -> "RemoteFile":
+    def from_client(cls, file, fields: dict | None = None) -> "RemoteFile":
         p = file.properties
-        fields = dict(file.listItemAllFields.properties) if with_fields else {}
         return cls(p.get("Name", ""), p.get("ServerRelativeUrl", ""), str(p.get("UniqueId", "")),
-                   int(p.get("Length") or 0), int(p.get("CheckOutType", 2)) != 2, fields)
+                   int(p.get("Length") or 0), int(p.get("CheckOutType", 2)) != 2, dict(fields or {}),
+                   int(p.get("MinorVersion") or 0))
 
 
 def entity_name(internal: str) -> str:
@@ -109,6 +123,36 @@ class PendingUploads:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+class AwaitingApproval:
+    """Files published into a library with content approval and not approved yet, for `status`."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._lock = threading.Lock()
+
+    def all(self) -> dict[str, str]:
+        """Server-relative URL -> when it was published (ISO)."""
+        try:
+            return dict(json.loads(self.path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            return {}
+
+    def _write(self, entries: dict[str, str]) -> None:
+        write_atomically(self.path, json.dumps(entries, ensure_ascii=False, indent=1).encode())
+
+    def add(self, url: str) -> None:
+        with self._lock:
+            entries = self.all()
+            entries.setdefault(url, datetime.now(timezone.utc).isoformat(timespec="seconds"))
+            self._write(entries)
+
+    def discard(self, url: str) -> None:
+        with self._lock:
+            entries = self.all()
+            if entries.pop(url, None) is not None:
+                self._write(entries)
+
+
 @dataclass
 class LibraryReport:
     """What `mailroom sharepoint check` says about one library."""
@@ -119,27 +163,32 @@ class LibraryReport:
     problems: list[str]
     force_checkout: bool = False
     columns: int = 0
+    warnings: list[str] = field(default_factory=list)
+    settings: list[str] = field(default_factory=list)   # what versioning/approval mean for agents
 
 
 class SharePointPublisher:
     def __init__(self, config: Config, connection: SharePointConnection | None = None):
         self.config = config
         self.settings = config.sharepoint
-        self.connection = connection or SharePointConnection(self.settings)
+        self.connection = connection or SharePointConnection(
+            self.settings, pause_file=config.home / "sharepoint" / "pause.json")
         self.pending = PendingUploads(config.home / "sharepoint" / "pending")
+        self.approvals = AwaitingApproval(config.home / "sharepoint" / "awaiting-approval.json")
         parts = urlsplit(self.settings.site_url)
         self.origin = f"{parts.scheme}://{parts.netloc}"
         self._lock = threading.RLock()
         self._libraries: dict[str, Library] = {}
         self._folders: set[str] = set()
         self._regional: Regional | None = None
+        self._users: dict = {}
 
     # ------------------------------------------------------------ discovery
     def _known_keys(self) -> set[str]:
         sample = Document(id="-", input_id="-", source="-", source_sha256="-", source_pages=[],
                           received_at="2000-01-01T00:00:00+00:00")
         category = next(iter(self.config.categories.values()))
-        return set(metadata_columns(sample, category)) - {"document_id"}
+        return set(metadata_columns(sample, category)) - {"document_id"} | {"uid"}
 
     def library(self, title: str) -> Library:
         """The library and its columns, cached for the run once it is complete."""
@@ -157,10 +206,12 @@ class SharePointPublisher:
             raise
         fields = run(f"reading the columns of « {title} »",
                      lambda ctx: ctx.web.lists.get_by_title(title).fields.get())
-        library = Library(title, str(found.properties.get("Id", "")),
-                          found.root_folder.properties.get("ServerRelativeUrl", "").rstrip("/"),
-                          bool(found.properties.get("ForceCheckout")))
-        resolve_columns(library, [f.properties for f in fields], self.settings.columns, self._known_keys())
+        library = Library.from_properties(title, found.properties,
+                                          found.root_folder.properties.get("ServerRelativeUrl", ""))
+        library.fields = [f.properties for f in fields]
+        resolve_columns(library, library.fields, self.settings.columns, self._known_keys())
+        library.redirect = find_column(library.fields, self.settings.redirect_column, "redirect")
+        library.redirect_note = find_column(library.fields, self.settings.redirect_note_column, "redirect_note")
         check_choices(library, [c.label for c in self.config.categories.values() if c.library == title])
         if not library.problems:
             self._libraries[title] = library
@@ -170,7 +221,13 @@ class SharePointPublisher:
         if self._regional is None:
             settings = self.connection.run("reading the site's regional settings",
                                            lambda ctx: ctx.web.regional_settings.get())
-            self._regional = Regional.from_properties(settings.properties)
+            zone = self.connection.run("reading the site's time zone",
+                                       lambda ctx: ctx.web.regional_settings.time_zone.get())
+            properties = dict(zone.properties)
+            information = properties.get("Information")
+            if information is not None and not isinstance(information, dict):
+                properties["Information"] = {"Bias": getattr(information, "Bias", 0)}
+            self._regional = Regional.from_properties(settings.properties, *site_zone(properties))
         return self._regional
 
     def ensure_folder(self, library: Library, folder: str) -> str:
@@ -214,11 +271,40 @@ class SharePointPublisher:
             if not found.properties.get("Exists"):
                 raise
 
-    def list_folder(self, folder_url: str) -> list[RemoteFile]:
-        files = self.connection.run(
-            f"listing {folder_url}",
-            lambda ctx: ctx.web.get_folder_by_server_relative_url(folder_url).files.expand(["ListItemAllFields"]).get())
-        return [RemoteFile.from_client(f) for f in files]
+    def find(self, library: Library, uid: str) -> RemoteFile | None:
+        """The library's file carrying this uid: a CAML query on the indexed identity column, RowLimit 1."""
+        column = library.columns["uid"].internal
+        view = (f"<View Scope='RecursiveAll'><Query><Where><Eq><FieldRef Name='{column}'/>"
+                f"<Value Type='Text'>{escape(uid)}</Value></Eq></Where></Query><RowLimit>1</RowLimit></View>")
+        with warnings.catch_warnings():  # the client warns about any unpaged query; ours has RowLimit 1
+            warnings.simplefilter("ignore", UserWarning)
+            items = self.connection.run(
+                f"looking for {uid} in « {library.title} »",
+                lambda ctx: ctx.web.lists.get_by_title(library.title).get_items(CamlQuery(ViewXml=view)))
+        found = [item for item in items if item.properties.get(entity_name(column)) == uid]
+        return self.file_of(library, found[0].properties) if found else None
+
+    def file_of(self, library: Library, item: dict) -> RemoteFile:
+        """The file behind a list item found by a query (its UniqueId addresses every later call)."""
+        item_id = int(item.get("Id") or item.get("ID"))
+        file = self.connection.run(
+            f"reading item {item_id} of « {library.title} »",
+            lambda ctx: ctx.web.lists.get_by_title(library.title).get_item_by_id(item_id).file.get())
+        remote = RemoteFile.from_client(file, item)
+        remote.item_id = item_id
+        return remote
+
+    def file_at(self, url: str) -> RemoteFile | None:
+        """The file at a server-relative URL with its columns, or None when there is none."""
+        try:
+            file = self.connection.run(
+                f"reading {url}",
+                lambda ctx: ctx.web.get_file_by_server_relative_url(url).expand(["ListItemAllFields"]).get())
+        except SharePointFailure as error:
+            if error.status == 404:
+                return None
+            raise
+        return RemoteFile.from_client(file, file.listItemAllFields.properties)
 
     # ------------------------------------------------------------ writing
     def _add(self, folder_url: str, name: str, data: bytes, overwrite: bool) -> RemoteFile:
@@ -231,7 +317,7 @@ class SharePointPublisher:
                     lambda ctx, o=overwrite: ctx.web.get_folder_by_server_relative_url(folder_url).files.add(
                         name, data, o),
                     retry_dropped=False)
-                return RemoteFile.from_client(added, with_fields=False)
+                return RemoteFile.from_client(added)
             except ConnectionDropped:
                 if attempt == attempts:
                     raise
@@ -260,7 +346,7 @@ class SharePointPublisher:
                     else:
                         done = run(what, lambda ctx, o=offset, p=piece: ctx.web.get_file_by_id(
                             remote.unique_id).finish_upload(upload_id, o, p), retry_dropped=False)
-                        return RemoteFile.from_client(done, with_fields=False)
+                        return RemoteFile.from_client(done)
                     offset += len(piece)
             except ConnectionDropped as error:
                 log.info("%s; restarting the upload session", error)
@@ -280,30 +366,35 @@ class SharePointPublisher:
         placeholder = self._add(folder_url, name, b"", overwrite)
         return self._chunked(placeholder, data)
 
-    def upload_new(self, doc: Document, folder_url: str, base: str, data: bytes,
-                   listing: list[RemoteFile]) -> RemoteFile:
-        """Upload under the first free name: 'base.pdf', then 'base (2).pdf'…"""
-        taken = {f.name.lower() for f in listing}
-        index = 0
-        for _ in range(MAX_NAME_TRIES):
-            index += 1
+    def upload_new(self, uid: str, library: Library, folder_url: str, base: str, data: bytes) -> RemoteFile:
+        """Upload under the first free name: 'base.pdf', then 'base (2).pdf'…
+
+        A name that is taken belongs to someone else (another letter, another installation) and is
+        left alone, unless it is a uid-less file with exactly these bytes: our own upload whose
+        columns a crash prevented, adopted instead of uploading a second copy.
+        """
+        digest = hashlib.sha256(data).hexdigest()
+        uid_column = entity_name(library.columns["uid"].internal)
+        for index in range(1, MAX_NAME_TRIES + 1):
             name = candidate(base, index)
-            if name.lower() in taken:
-                continue
-            self.pending.put(doc.id, f"{folder_url}/{name}")
+            url = f"{folder_url}/{name}"
+            self.pending.put(uid, url)
             try:
                 return self.upload(folder_url, name, data, overwrite=False)
             except SharePointFailure as error:
                 if not error.code.startswith(FILE_EXISTS):
                     raise
-                taken.add(name.lower())  # appeared since the listing: someone else's
+            there = self.file_at(url)
+            if there is not None and not there.fields.get(uid_column) and there.length == len(data) \
+                    and self.content_sha256(there) == digest:
+                return there
         raise PublishError(f"no free file name for {base} in {folder_url}", transient=True)
 
     def set_columns(self, remote: RemoteFile, values: dict[str, str], library: Library) -> None:
         result = self.connection.run(
             f"setting the columns of {remote.name}",
             lambda ctx: ctx.web.get_file_by_id(remote.unique_id).listItemAllFields.validate_update_list_item(
-                values, new_document_update=True, dates_in_utc=True))
+                values, new_document_update=True))
         titles = {c.internal: c.title for c in library.columns.values()} | {TITLE_FIELD: "Titre"}
         refused = [f"{titles.get(v.FieldName, v.FieldName)}: {v.ErrorMessage}" for v in result.value
                    if getattr(v, "HasException", False)]
@@ -326,6 +417,25 @@ class SharePointPublisher:
                 raise
             # the answer to an earlier attempt was lost: it is checked in already
 
+    def make_visible(self, remote: RemoteFile, library: Library) -> bool:
+        """Check in and publish a major version where the library needs it; True when the file
+        now waits for content approval (invisible to read-only agents until approved)."""
+        if library.force_checkout:
+            remote.checked_out = True  # whatever the answer said; check_in copes with "not checked out"
+        self.check_in(remote)
+        if library.minor_versions and not library.force_checkout:
+            state = self.connection.run(f"reading {remote.name}",
+                                        lambda ctx: ctx.web.get_file_by_id(remote.unique_id).get())
+            if int(state.properties.get("MinorVersion") or 0) > 0:
+                self.connection.run(f"publishing {remote.name} as a major version",
+                                    lambda ctx: ctx.web.get_file_by_id(remote.unique_id).publish(CHECKIN_COMMENT))
+        if not library.moderation:
+            return False
+        item = self.connection.run(f"reading the approval status of {remote.name}",
+                                   lambda ctx: ctx.web.get_file_by_id(remote.unique_id).listItemAllFields.select(
+                                       ["OData__ModerationStatus"]).get())
+        return int(item.properties.get("OData__ModerationStatus", 0) or 0) != 0
+
     def content_sha256(self, remote: RemoteFile) -> str:
         content = self.connection.run(f"reading {remote.name}",
                                       lambda ctx: ctx.web.get_file_by_id(remote.unique_id).get_content())
@@ -347,48 +457,122 @@ class SharePointPublisher:
             data = Path(pdf).read_bytes()
         except OSError as error:
             raise PublishError(f"the searchable PDF cannot be read: {error}", transient=False) from error
-        with self._lock, self.pending.exclusive(doc.id):
+        uid = doc.uid
+        with self._lock, self.pending.exclusive(uid):
             library = self.library(category.library)
             if library.problems:
                 raise PublishError("SharePoint is not ready: " + "; ".join(library.problems), transient=True)
+            found = self.find(library, uid)
+            if found is not None:
+                waiting = self.make_visible(found, library)
+                self.pending.drop(uid)
+                return self._result(found, waiting, already_there=True)
             folder_url = self.ensure_folder(library, folder_for(doc, category))
-            values = form_values(library, metadata_columns(doc, category), self.regional())
-            checksum = entity_name(library.columns["source_sha256"].internal)
-            listing = self.list_folder(folder_url)
-
-            ours = [f for f in listing if f.fields.get(TITLE_FIELD) == doc.id]
-            complete = [f for f in ours if f.fields.get(checksum) == doc.source_sha256]
-            if complete:
-                self.check_in(complete[0])
-                self.pending.drop(doc.id)
-                return PublishResult(destination=self.absolute_url(complete[0].url), already_there=True)
-
-            base = base_name(document_title(doc, category, self.config.publish.file_name), folder_url)
-            target = ours[0] if ours else self._unfinished(doc, listing, folder_url, data, checksum, base)
-            if target is None:
-                target = self.upload_new(doc, folder_url, base, data, listing)
-            self.set_columns(target, values, library)
+            values = form_values(library, metadata_columns(doc, category) | {"uid": uid}, self.regional())
+            target = self._unfinished(uid, library)
+            if target is not None:
+                target = self.upload(folder_url, target.name, data, overwrite=True)
+            else:
+                base = base_name(document_title(doc, category, self.config.publish.file_name), folder_url)
+                target = self.upload_new(uid, library, folder_url, base, data)
             # Columns before check-in: a checked-in file is never seen without them.
-            if library.force_checkout:
-                target.checked_out = True  # whatever the answer said; check_in copes with "not checked out"
-            self.check_in(target)
-            self.pending.drop(doc.id)
-            log.info("published %s as %s", doc.id, target.url)
-            return PublishResult(destination=self.absolute_url(target.url))
+            self.set_columns(target, values, library)
+            waiting = self.make_visible(target, library)
+            self.pending.drop(uid)
+            log.info("published %s (%s) as %s%s", doc.id, uid, target.url,
+                     " — en attente d'approbation" if waiting else "")
+            return self._result(target, waiting)
 
-    def _unfinished(self, doc: Document, listing: list[RemoteFile], folder_url: str, data: bytes,
-                    checksum: str, base: str) -> RemoteFile | None:
-        """A file an interrupted attempt left without columns, made whole again; None when there is none."""
-        bare = [f for f in listing if not f.fields.get(TITLE_FIELD) and not f.fields.get(checksum)]
-        noted = self.pending.get(doc.id)
-        for remote in bare:
-            if noted and remote.url.lower() == noted.lower():
-                return self.upload(folder_url, remote.name, data, overwrite=True)
-        digest = hashlib.sha256(data).hexdigest()
-        for remote in bare:
-            if in_family(remote.name, base) and remote.length == len(data) and self.content_sha256(remote) == digest:
-                return remote
-        return None
+    def _result(self, remote: RemoteFile, waiting: bool, already_there: bool = False) -> PublishResult:
+        result = PublishResult(destination=self.absolute_url(remote.url), already_there=already_there)
+        if waiting:
+            self.approvals.add(remote.url)
+        return result
+
+    # ------------------------------------------------------------ redirections (see redirect.py)
+    def redirect_requests(self) -> list:
+        """Files whose « Réorienter vers » an agent set: one indexed CAML query per library."""
+        from .redirect import RedirectRequest
+
+        found = []
+        with self._lock:
+            for title in sorted({c.library for c in self.config.categories.values()}):
+                library = self.library(title)
+                if library.problems or library.redirect is None:
+                    continue
+                column, uid_column = library.redirect.internal, library.columns["uid"].internal
+                view = (f"<View Scope='RecursiveAll'><Query><Where><IsNotNull><FieldRef Name='{column}'/>"
+                        f"</IsNotNull></Where></Query><RowLimit>100</RowLimit></View>")
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)
+                    items = self.connection.run(
+                        f"looking for redirections in « {title} »",
+                        lambda ctx: ctx.web.lists.get_by_title(title).get_items(CamlQuery(ViewXml=view)))
+                for item in items:
+                    p = dict(item.properties)
+                    value = p.get(entity_name(column))
+                    if not value:
+                        continue
+                    remote = self.file_of(library, p)
+                    found.append(RedirectRequest(str(p.get(entity_name(uid_column)) or ""), str(value),
+                                                 self.user_name(p.get("EditorId")), str(p.get("Modified") or ""),
+                                                 self.absolute_url(remote.url), (library, remote)))
+        return found
+
+    def user_name(self, user_id) -> str:
+        if user_id in (None, ""):
+            return "inconnu"
+        if user_id not in self._users:
+            user = self.connection.run(f"reading user {user_id}", lambda ctx: ctx.web.get_user_by_id(int(user_id)).get())
+            self._users[user_id] = str(user.properties.get("Title") or user.properties.get("LoginName") or user_id)
+        return self._users[user_id]
+
+    def _update_item(self, library: Library, remote: RemoteFile, values: dict[str, str]) -> None:
+        """Change columns of a checked-in file (checked out and in again where the library demands it)."""
+        if library.force_checkout:
+            self.connection.run(f"checking out {remote.name}",
+                                lambda ctx: ctx.web.get_file_by_id(remote.unique_id).checkout())
+            remote.checked_out = True
+        self.set_columns(remote, values, library)
+        self.check_in(remote)
+
+    def refuse_redirect(self, request, note: str) -> None:
+        library, remote = request.handle
+        values = {library.redirect.internal: ""}
+        if library.redirect_note is not None:
+            values[library.redirect_note.internal] = note
+        with self._lock:
+            self._update_item(library, remote, values)
+
+    def clear_redirect(self, request) -> None:
+        library, remote = request.handle
+        with self._lock:
+            self._update_item(library, remote, {library.redirect.internal: ""})
+
+    def drop_redirected(self, request) -> None:
+        """The old copy goes to the site's recycle bin (an administrator can still restore it)."""
+        _, remote = request.handle
+        with self._lock:
+            self.connection.run(f"recycling {remote.url}", lambda ctx: ctx.web.get_file_by_id(remote.unique_id).recycle())
+
+    def refresh_approvals(self) -> int:
+        """Forget the files an approver has approved since; the number still waiting."""
+        waiting = self.approvals.all()
+        for url in waiting:
+            item = self.file_at(url)
+            if item is None or int(item.fields.get("OData__ModerationStatus", 0) or 0) == 0:
+                self.approvals.discard(url)
+        return len(self.approvals.all())
+
+    def _unfinished(self, uid: str, library: Library) -> RemoteFile | None:
+        """The file an interrupted attempt uploaded (noted before its first byte) and left without a uid."""
+        noted = self.pending.get(uid)
+        if not noted:
+            return None
+        there = self.file_at(noted)
+        if there is None or there.fields.get(entity_name(library.columns["uid"].internal)):
+            return None  # never uploaded, or someone else's since
+        return there
 
     def inspect(self) -> list[LibraryReport]:
         """Every configured library with what is missing, for `mailroom sharepoint check`."""
@@ -413,6 +597,8 @@ class SharePointPublisher:
                 report.problems = list(library.problems)
                 report.force_checkout = library.force_checkout
                 report.columns = len(library.columns)
+                report.warnings = list(library.warnings)
+                report.settings = library.settings_for_agents()
             return list(reports.values())
 
     def check(self) -> list[str]:

@@ -5,42 +5,99 @@ whatever is left in its queue, its incremental retry reorders requests, and its
 auto-retry ignores Retry-After. Here every attempt clears the queue and builds
 its request afresh, so a retry sends exactly what the first attempt meant.
 
+Throttling is shared by the whole connection: a Retry-After (or RateLimit-*
+headers saying the quota is spent) sets one pause, kept in
+$MAILROOM_HOME/sharepoint/pause.json so that `mailroom retry` honours it too.
+No request leaves before it ends. A pause up to `sharepoint.max_wait_seconds`
+is waited in place; a longer one raises a transient SharePointFailure carrying
+`retry_after`, so that the letter waits in publish-failed while `serve` goes on
+(watcher, OCR, review app); the runner's later retry meets the same pause.
+
 Secrets (tokens, passwords, private keys) are read from the environment, a
 command or a file at the moment they are needed and never put in a message.
 """
 from __future__ import annotations
 
 import email.utils
+import json
 import logging
 import os
 import random
-import shlex
-import subprocess
+import threading
 import time
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Callable, TypeVar
 
 import requests
 
+from .. import __version__
 from ..config import SharePointConfig
+from ..files import write_atomically
 from . import PublishError
+from .sharepoint_auth import AuthenticationFailed, TokenSource
 
 log = logging.getLogger("pipeline.publish.sharepoint")
 T = TypeVar("T")
 
-USER_AGENT = "NONISV|Mailroom|mailroom/0.1"
 DIGEST_EXPIRED = "-2130575251"
-RETRY_AFTER_CEILING = 120.0       # longer waits are left to the queue's later retry
 BACKOFF_CEILING = 30.0
+AUTH_PAUSE = 300.0                # after a configuration fault of the authority, ask again this much later
 DROPPED = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 
-class SharePointFailure(PublishError):
-    """A request SharePoint answered with an error (or not at all); status and code kept for callers."""
+def user_agent(settings: SharePointConfig) -> str:
+    """Microsoft's convention for traffic it can attribute: NONISV|<organisation>|<app>/<version>."""
+    return f"NONISV|{settings.organisation.strip()}|mailroom/{__version__}"
 
-    def __init__(self, message: str, transient: bool, status: int | None = None, code: str = ""):
+
+class SharePointFailure(PublishError):
+    """A request SharePoint answered with an error (or not at all); status and code kept for callers.
+
+    `retry_after` (seconds) is set when SharePoint asked to wait: no retry makes sense before."""
+
+    def __init__(self, message: str, transient: bool, status: int | None = None, code: str = "",
+                 retry_after: float | None = None):
         super().__init__(message, transient=transient)
         self.status = status
         self.code = code
+        self.retry_after = retry_after
+
+
+class Pause:
+    """The one pause of a connection, on the connection's clock (wall time), kept on disk."""
+
+    def __init__(self, path: Path | None, clock: Callable[[], float]):
+        self.path = path
+        self.clock = clock
+        self.until = 0.0
+        self.reason = ""
+        self._lock = threading.Lock()
+        if path is not None:
+            try:
+                saved = json.loads(path.read_text(encoding="utf-8"))
+                self.until, self.reason = float(saved["until"]), str(saved.get("reason", ""))
+            except (OSError, ValueError, KeyError, TypeError):
+                pass
+
+    def remaining(self) -> float:
+        return max(0.0, self.until - self.clock())
+
+    def extend(self, seconds: float, reason: str) -> None:
+        """Nothing leaves before now + seconds (a shorter request never shortens a longer pause)."""
+        with self._lock:
+            until = self.clock() + seconds
+            if until <= self.until:
+                return
+            self.until, self.reason = until, reason
+            if self.path is not None:
+                try:
+                    write_atomically(self.path, json.dumps({"until": until, "reason": reason}).encode())
+                except OSError as error:
+                    log.warning("cannot keep the SharePoint pause in %s: %s", self.path, error)
+
+    def ends_at(self) -> str:
+        return datetime.fromtimestamp(self.until, timezone.utc).astimezone().strftime("%H:%M:%S")
 
 
 class ConnectionDropped(SharePointFailure):
@@ -50,7 +107,7 @@ class ConnectionDropped(SharePointFailure):
         super().__init__(message, transient=True)
 
 
-def retry_after_seconds(response) -> float | None:
+def retry_after_seconds(response, now: float | None = None) -> float | None:
     """Retry-After as seconds, from either its delta-seconds or its HTTP-date form."""
     value = (response.headers.get("Retry-After") or "").strip() if response is not None else ""
     if not value:
@@ -61,7 +118,20 @@ def retry_after_seconds(response) -> float | None:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    return max(0.0, when.timestamp() - time.time())
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def rate_limit_wait(headers) -> float | None:
+    """Seconds to hold back when RateLimit-Remaining says the quota is spent (IETF draft headers
+    SharePoint Online sends near its limits); None when there is no reason to wait."""
+    try:
+        remaining = float(headers.get("RateLimit-Remaining"))
+        reset = float(headers.get("RateLimit-Reset"))
+    except (TypeError, ValueError):
+        return None
+    if remaining > 0 or reset <= 0:
+        return None
+    return reset
 
 
 def error_code(error) -> str:
@@ -79,41 +149,39 @@ def describe(error) -> str:
     return f"{text}: {message}".strip().rstrip(":") if message else text
 
 
+class PinnedSession(requests.Session):
+    """A session whose own `verify` (sharepoint.ca_file, or verify_tls = false) wins over
+    REQUESTS_CA_BUNDLE, which requests otherwise prefers for callers that pass no verify (MSAL)."""
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):
+        merged = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if self.verify is not True and verify in (None, True):
+            merged["verify"] = self.verify
+        return merged
+
+
 class SharePointConnection:
     """Builds the ClientContext for the configured auth mode and runs operations with retries."""
 
     backoff_base = 1.0  # seconds; tests lower it
 
-    def __init__(self, settings: SharePointConfig, sleep: Callable[[float], None] = time.sleep):
+    def __init__(self, settings: SharePointConfig, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.time, pause_file: Path | None = None):
         self.settings = settings
         self.sleep = sleep
+        self.clock = clock
+        self.pause = Pause(pause_file, lambda: self.clock())  # tests swap the clock
         self._context = None
-
-    # ------------------------------------------------------------ authentication
-    def _token(self) -> dict:
-        """The bearer token, read afresh: from token_command when set, else from the environment."""
-        settings = self.settings
-        token = ""
-        if settings.token_command:
-            try:
-                result = subprocess.run(shlex.split(settings.token_command), capture_output=True, text=True,
-                                        timeout=60, check=False)
-            except (OSError, subprocess.TimeoutExpired) as error:
-                raise PublishError(f"sharepoint.token_command could not run ({type(error).__name__})") from None
-            if result.returncode != 0:
-                raise PublishError(f"sharepoint.token_command failed with exit code {result.returncode}")
-            token = result.stdout.strip()
-        if not token:
-            token = os.environ.get(settings.token_env, "").strip()
-        if not token:
-            raise PublishError(f"no SharePoint token: set the environment variable {settings.token_env}"
-                               " or sharepoint.token_command")
-        # Re-read every five minutes: a token rotated outside is picked up without a restart.
-        return {"access_token": token, "token_type": "Bearer", "expires_in": 300}
+        self._session_ = None
+        self._tokens: TokenSource | None = None
+        self._auth_refusal: tuple[float, AuthenticationFailed] | None = None
 
     def _session(self) -> requests.Session:
-        session = requests.Session()
-        session.headers["User-Agent"] = USER_AGENT
+        if self._session_ is not None:
+            return self._session_
+        session = PinnedSession()
+        session.headers["User-Agent"] = user_agent(self.settings)
+        session.verify = self.settings.ca_file or self.settings.verify_tls
         if self.settings.auth == "ntlm":
             try:
                 from requests_ntlm import HttpNtlmAuth
@@ -125,28 +193,46 @@ class SharePointConnection:
                 raise PublishError(f"NTLM needs sharepoint.username and the environment variable "
                                    f"{self.settings.password_env}")
             session.auth = HttpNtlmAuth(self.settings.username, password)
+        self._session_ = session
         return session
+
+    def tokens(self) -> TokenSource:
+        if self._tokens is None:
+            self._tokens = TokenSource(self.settings, self._session())
+        return self._tokens
+
+    def _token(self) -> dict:
+        """What the client calls for a token; a configuration fault is remembered, not retried per letter."""
+        if self._auth_refusal is not None:
+            since, refusal = self._auth_refusal
+            if self.clock() - since < AUTH_PAUSE:
+                raise refusal
+            self._auth_refusal = None
+        try:
+            return self.tokens()()
+        except AuthenticationFailed as error:
+            if not error.transient:
+                self._auth_refusal = (self.clock(), error)
+            raise
 
     def _build(self):
         from office365.sharepoint.client_context import ClientContext
 
         settings = self.settings
         context = ClientContext(settings.site_url.rstrip("/"))
-        context.with_transport(session=self._session(), verify=settings.verify_tls,
+        session = self._session()
+        context.with_transport(session=session, verify=session.verify,
                                timeout=(min(10.0, settings.timeout_seconds), settings.timeout_seconds))
-        if settings.auth == "token":
+        if settings.auth in ("token", "certificate"):
             context.with_access_token(self._token)
-        elif settings.auth == "certificate":
-            missing = [name for name in ("tenant", "client_id", "thumbprint", "key_file")
-                       if not getattr(settings, name)]
-            if missing:
-                raise PublishError("certificate authentication needs " +
-                                   ", ".join(f"sharepoint.{name}" for name in missing))
-            if not os.access(settings.key_file, os.R_OK):
-                raise PublishError("the private key file named by sharepoint.key_file cannot be read")
-            context.with_client_certificate(settings.tenant, settings.client_id, settings.thumbprint,
-                                            cert_path=settings.key_file)
+        context.pending_request().afterExecute += self._after_response
         return context
+
+    def _after_response(self, response) -> None:
+        """Pace on RateLimit-* headers: when the quota is spent, pause until it resets."""
+        wait = rate_limit_wait(response.headers)
+        if wait is not None:
+            self.pause.extend(wait, "RateLimit-Remaining: 0")
 
     def context(self):
         if self._context is None:
@@ -161,12 +247,25 @@ class SharePointConnection:
     def backoff(self, attempt: int) -> float:
         return min(BACKOFF_CEILING, self.backoff_base * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
 
+    def wait_for_pause(self, what: str) -> None:
+        """Wait out a short shared pause; a long one becomes a transient failure (no request is sent)."""
+        remaining = self.pause.remaining()
+        if remaining <= 0:
+            return
+        if remaining > self.settings.max_wait_seconds:
+            raise SharePointFailure(f"{what}: SharePoint demande d'attendre jusqu'à {self.pause.ends_at()} "
+                                    f"({self.pause.reason}) ; retry after {remaining:.0f} s", True,
+                                    status=429, retry_after=remaining)
+        log.info("%s: waiting %.1f s as SharePoint asked (%s)", what, remaining, self.pause.reason)
+        self.sleep(remaining)
+
     def run(self, what: str, build: Callable[[object], T], retry_dropped: bool = True) -> T:
         """Run one logical operation: `build(ctx)` queues its request(s) and returns the result object.
 
-        429/503 wait for Retry-After; 408/5xx and dropped connections back off with
-        jitter; an expired digest or token is renewed. `retry_dropped=False` raises
-        ConnectionDropped instead, for requests that must not be blindly resent.
+        429/503 pause the whole connection for Retry-After; 408/5xx and dropped
+        connections back off with jitter; an expired digest or token is renewed.
+        `retry_dropped=False` raises ConnectionDropped instead, for requests that
+        must not be blindly resent.
         """
         from office365.runtime.client_request_exception import ClientRequestException
 
@@ -174,42 +273,66 @@ class SharePointConnection:
         renewed_token = False
         last = ""
         for attempt in range(1, attempts + 1):
+            self.wait_for_pause(what)
             if self._context is not None and self._context.has_pending_request:
                 self.reset()  # never let a stale query ride along with this one
-            context = self.context()
             try:
+                context = self.context()
                 result = build(context)
                 context.execute_query()
                 return result
+            except AuthenticationFailed:
+                self.reset()
+                raise
             except ClientRequestException as error:
                 # ClientContext.clear() would also drop auth and transport: rebuild instead.
                 self.reset()
                 response = getattr(error, "response", None)
                 status = getattr(response, "status_code", None)
                 last = describe(error)
+                delay = 0.0
                 if status == 401 and not renewed_token:
-                    renewed_token = True  # the new context reads a new token
-                    delay = 0.0
+                    renewed_token = True  # the new context asks for a new token
+                    self.tokens().invalidate()
+                elif status == 401:
+                    raise SharePointFailure(f"{what}: SharePoint refuse le jeton ({last}) : l'application a-t-elle "
+                                            "les droits Sites.Selected ou Sites.FullControl sur ce site ?",
+                                            transient=False, status=401) from None
                 elif status == 403 and error_code(error).startswith(DIGEST_EXPIRED):
-                    delay = 0.0  # the new context fetches a new digest
+                    pass  # the new context fetches a new digest
                 elif status in (429, 503):
-                    wait = retry_after_seconds(response)
-                    if wait is not None and wait > RETRY_AFTER_CEILING:
-                        raise SharePointFailure(f"{what}: SharePoint asks to wait {wait:.0f} s ({last}); "
-                                                "the document will be retried later", True, status) from None
-                    delay = wait if wait is not None else self.backoff(attempt)
+                    wait = retry_after_seconds(response, self.clock())
+                    self.pause.extend(wait if wait is not None else self.backoff(attempt),
+                                      f"HTTP {status}" + (f", Retry-After {wait:.0f} s" if wait is not None else ""))
+                elif status == 500 and "SPQueryThrottledException" in error_code(error):
+                    raise SharePointFailure(f"{what}: SharePoint refuse la requête, qui dépasse le seuil d'affichage "
+                                            f"de liste (5 000 éléments) : la colonne interrogée doit être indexée "
+                                            f"(mailroom sharepoint check) ({last})", transient=False, status=500,
+                                            code=error_code(error)) from None
                 elif status in (408, 500, 502, 504) or status is None:
                     delay = self.backoff(attempt)
                 else:
                     raise SharePointFailure(f"{what}: {last}", transient=status != 400, status=status,
                                             code=error_code(error)) from None
+            except requests.exceptions.SSLError as error:
+                self.reset()
+                raise SharePointFailure(f"{what}: le certificat TLS de {self.settings.site_url} n'est pas reconnu "
+                                        f"({type(error).__name__}) : donnez l'autorité de certification dans "
+                                        "sharepoint.ca_file", transient=False) from None
             except DROPPED as error:
                 self.reset()
                 last = f"connection lost ({type(error).__name__})"
                 if not retry_dropped:
                     raise ConnectionDropped(f"{what}: {last}") from None
                 delay = self.backoff(attempt)
+            except ValueError as error:  # the client's own "credentials are missing or invalid"
+                self.reset()
+                raise AuthenticationFailed(f"{what}: authentification SharePoint impossible ({error})",
+                                           transient=False) from None
             if attempt < attempts:
                 log.info("%s: %s; attempt %d of %d in %.1f s", what, last, attempt + 1, attempts, delay)
-                self.sleep(delay)
+                if delay:
+                    self.sleep(delay)
+        if self.pause.remaining() > 0:
+            self.wait_for_pause(what)  # raises with retry_after when the pause is long
         raise SharePointFailure(f"{what}: still failing after {attempts} attempts ({last})", transient=True)

@@ -47,9 +47,3 @@ def candidate(base: str, index: int) -> str:
     """The index-th name to try on a clash: 'x.pdf', 'x (2).pdf', 'x (3).pdf'…"""
     return f"{base}{EXTENSION}" if index <= 1 else f"{base} ({index}){EXTENSION}"
 
-
-def in_family(name: str, base: str) -> bool:
-    if name.lower() == f"{base}{EXTENSION}".lower():
-        return True
-    match = re.fullmatch(re.escape(base) + r" \((\d+)\)" + re.escape(EXTENSION), name, re.I)
-    return match is not None

@@ -1,15 +1,19 @@
 """The supervisors' review web app (FastAPI + Jinja2, French pages, no build step).
 
-Every route except the login form and the static files requires a session;
-every form carries a CSRF token; only documents in the review state can be
-seen or changed here, and only by supervisors. Decisions are carried out by
-the shared ``MailroomService`` (``pipeline.decisions``) so that a reviewed
-letter is routed, published and journaled exactly like one the machine was sure
-of, with the same publisher. A letter someone else already handled answers 409
-« Ce courrier a déjà été traité par X à HH:MM ».
+Every route except the login form, the accessibility statement and the
+stylesheet requires a session; every form carries a CSRF token; only documents
+in the review state can be seen or changed here, only by supervisors, and an
+account limited to some categories sees only the letters of those categories
+(any other is a 404, like a document that does not exist). Decisions are
+carried out by the shared ``MailroomService`` (``pipeline.decisions``) so that a
+reviewed letter is routed, published and journaled exactly like one the machine
+was sure of, with the same publisher. A letter someone else already handled
+answers 409 « Ce courrier a déjà été traité par X à HH:MM ». Account pages (own
+password; accounts for admins) live in ``accounts.py``.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -28,17 +32,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..config import Config
 from ..errors import DecisionError
-from ..records import Document
+from ..records import REVIEW, Document
 from ..store import Store
-from . import queries
-from .auth import (COOKIE_NAME, ROLE_LABELS, Session, Sessions, credential_fingerprint, load_secret_key,
-                   verify_password)
+from . import accounts, queries
+from .auth import COOKIE_NAME, ROLE_LABELS, ClientAddress, Session, Sessions, Throttle, verify_password
+from ..registration.acknowledgement import Acknowledger
+from ..registration.board import acknowledgement_label, registration_board
 from .previews import SAFE_ID, SIZES, PreviewUnavailable, page_image, prune
 
 log = logging.getLogger("mailroom.review")
 HERE = Path(__file__).resolve().parent
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-PUBLIC_PATHS = {"/login", "/static/review.css"}  # the login form and its look; everything else needs a session
+PUBLIC_PATHS = {"/login", "/static/review.css", "/accessibilite"}  # everything else needs a session
 MAX_FIELD = 300
 MAX_REASON = 500
 MAX_REFERENCES = 20
@@ -51,7 +56,10 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",  # no other site (even on this host) may embed page images
+    "Cache-Control": "no-store",  # nothing, above all no letter image, stays in the browser's cache
 }
+HSTS = "max-age=31536000"
 
 
 class FormError(ValueError):
@@ -76,11 +84,15 @@ def create_app(config: Config, store: Store | None = None, service=None) -> Fast
             from ..service import MailroomService
             services[0] = MailroomService(config, store)
         return services[0]
-    sessions = Sessions(load_secret_key(config))
+    sessions = Sessions.for_config(config, store)
+    throttle, clients = Throttle(), ClientAddress(config.review.trusted_proxies)
+    https = config.review.public_url.startswith("https://")
+    public_host = urlsplit(config.review.public_url).netloc
     templates = Jinja2Templates(directory=str(HERE / "templates"))
-    templates.env.filters.update(when=format_when, percent=format_percent, age=format_age)
+    templates.env.filters.update(when=format_when, percent=format_percent, age=format_age, waited=format_waited,
+                                 duration=format_duration, deadline=format_deadline)
     app = FastAPI(title="mailroom — revue", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.config, app.state.store, app.state.sessions = config, store, sessions
+    app.state.config, app.state.store, app.state.sessions, app.state.throttle = config, store, sessions, throttle
     app.state.service = shared_service
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
@@ -98,21 +110,32 @@ def create_app(config: Config, store: Store | None = None, service=None) -> Fast
             "flash": _take_flash(session),
             "label": category_label,
             "urgent": queries.is_urgent,
+            "deadline_of": queries.deadline,
+            "announce": getattr(request.state, "announce", ""),
         }
         response = templates.TemplateResponse(request, name, context, status_code=status)
         if request.state.session_id is None:  # an anonymous visitor gets an id for the login form's token
-            _set_cookie(request, response, sessions.cookie_value(session_id))
+            set_cookie(request, response, sessions.cookie_value(session_id))
         return response
+
+    def set_cookie(request: Request, response: Response, value: str) -> None:
+        response.set_cookie(COOKIE_NAME, value, httponly=True, samesite="lax", path="/",
+                            secure=https or request.state.scheme == "https")
+
+    app.state.render, app.state.set_cookie = render, set_cookie
 
     # -- guard: sessions, origin, headers ---------------------------------------------
     @app.middleware("http")
     async def guard(request: Request, call_next):
+        peer = request.client.host if request.client else None
+        request.state.client = clients.of(peer, request.headers.get("x-forwarded-for"))
+        request.state.scheme = clients.scheme(peer, request.headers.get("x-forwarded-proto"), request.url.scheme)
         session_id = sessions.id_from_cookie(request.cookies.get(COOKIE_NAME))
         request.state.session_id = session_id
-        request.state.session = _still_valid(sessions, store, sessions.get(session_id))
+        request.state.session = await run_in_threadpool(sessions.get, session_id)
         path = request.url.path
         public = path in PUBLIC_PATHS
-        if request.method not in SAFE_METHODS and not _same_origin(request):
+        if request.method not in SAFE_METHODS and not _same_origin(request, public_host):
             response: Response = PlainTextResponse("Requête refusée : elle ne vient pas de cette application.", 403)
         elif request.state.session is None and not public:
             if request.method in ("GET", "HEAD"):
@@ -122,10 +145,12 @@ def create_app(config: Config, store: Store | None = None, service=None) -> Fast
                 response = PlainTextResponse("Connexion requise.", 401)
         else:
             response = await call_next(request)
+        if request.state.session is not None:  # messages for the next page survive a restart too
+            await run_in_threadpool(sessions.save_flash, request.state.session)
         for header, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(header, value)
-        if not path.startswith("/static/"):
-            response.headers.setdefault("Cache-Control", "no-store")
+            response.headers[header] = value
+        if https or request.state.scheme == "https":
+            response.headers["Strict-Transport-Security"] = HSTS
         return response
 
     @app.exception_handler(StarletteHTTPException)
@@ -171,11 +196,28 @@ def create_app(config: Config, store: Store | None = None, service=None) -> Fast
             raise DecisionError("déjà traité", code="already-decided", by=by, at=at)
         return waiting_document(document_id)
 
-    def waiting_document(document_id: str) -> Document:
-        doc = queries.review_document(store, document_id) if SAFE_ID.match(document_id) else None
+    def waiting_document(document_id: str, session: Session | None = None) -> Document:
+        scope = session.may_see if session else queries.everything
+        doc = queries.review_document(store, document_id, scope) if SAFE_ID.match(document_id) else None
         if doc is None:
             raise HTTPException(404, "Ce document n'est pas (ou plus) dans la file d'attente.")
         return doc
+
+    async def in_scope(request: Request, document_id: str):
+        """Around a decision: a letter outside the account's categories does not exist for it (404; the
+        endpoint answers for unknown and already decided letters); after the decision, a letter sent out of
+        those categories (a misroute leaving the queue) is journaled."""
+        session = current(request)
+        before = await run_in_threadpool(store.get_document, document_id) if SAFE_ID.match(document_id) else None
+        if before is not None and not session.may_see(queries.categories_of(before)):
+            raise HTTPException(404, "Ce document n'est pas (ou plus) dans la file d'attente.")
+        yield
+        if before is None or before.state != REVIEW or not session.categories:
+            return
+        after = await run_in_threadpool(store.get_document, document_id)
+        if after is not None and after.state != REVIEW and after.category and after.category not in session.categories:
+            await run_in_threadpool(store.journal, "review-out-of-scope", before.input_id, document_id, session.user,
+                                    before=before.category, after=after.category, categories=session.categories)
 
     # -- login / logout -----------------------------------------------------------------
     @app.get("/login")
@@ -191,22 +233,27 @@ def create_app(config: Config, store: Store | None = None, service=None) -> Fast
         username = str(form.get("username", "")).strip()[:64]
         password = str(form.get("password", ""))
         suivant = _safe_next(str(form.get("suivant", "")))
-        if sessions.locked(username):
+        client = request.state.client
+        wait = throttle.wait(client)
+        if wait > 0:  # this address only: the same account still opens from anywhere else
             return render(request, "login.html", status=429, suivant=suivant, username=username,
-                          error="Trop d'essais pour ce compte. Patientez une minute avant de recommencer.")
+                          error=f"Trop d'essais depuis ce poste. Patientez {_seconds(wait)} avant de recommencer.")
+        delay = throttle.global_delay()
+        if delay:  # many failures everywhere: everyone waits a little, nobody is refused
+            await asyncio.sleep(delay)
         user = await run_in_threadpool(store.get_user, username) if username else None
         ok = await run_in_threadpool(verify_password, user["password_hash"] if user else None, password)
         if not ok or user is None:
-            sessions.failed(username)
+            throttle.failed(client)
+            await run_in_threadpool(store.journal, "review-login-failed", actor="anonyme", client=client)
             return render(request, "login.html", status=401, suivant=suivant, username=username,
                           error="Identifiant ou mot de passe incorrect.")
-        sessions.succeeded(username)
-        sessions.close(request.state.session_id)
-        session = sessions.open(user["name"], user["role"], user["password_hash"])
-        await run_in_threadpool(store.journal, "review-login", actor=user["name"], role=user["role"],
-                                client=request.client.host if request.client else None)
+        throttle.succeeded(client)
+        await run_in_threadpool(sessions.close, request.state.session_id)
+        session = await run_in_threadpool(sessions.open, user)
+        await run_in_threadpool(store.journal, "review-login", actor=user["name"], role=user["role"], client=client)
         response = RedirectResponse(suivant, status_code=303)
-        _set_cookie(request, response, sessions.cookie_value(session.id))
+        set_cookie(request, response, sessions.cookie_value(session.id))
         return response
 
     @app.post("/logout", dependencies=[Depends(csrf)])
@@ -226,30 +273,33 @@ def create_app(config: Config, store: Store | None = None, service=None) -> Fast
 
     @app.get("/queue")
     def queue_page(request: Request, session: Session = Depends(current)) -> Response:
-        queue = queries.review_queue(store)
+        queue = queries.review_queue(store, session.may_see)
         if time.monotonic() - last_prune[0] > PRUNE_EVERY:  # decided documents need no images any more
             last_prune[0] = time.monotonic()
-            prune(config, {doc.id for doc in queue})
+            prune(config, {doc.id for doc in queries.review_queue(store)})
         return render(request, "queue.html", queue=queue[:QUEUE_ROWS], total=len(queue), page="queue")
 
     @app.get("/documents/{document_id}")
     def document_page(request: Request, document_id: str, session: Session = Depends(current)) -> Response:
-        doc = waiting_document(document_id)
-        return render(request, "document.html", **_document_context(config, store, doc), page="document",
-                      errors=[], values=None)
+        doc = waiting_document(document_id, session)
+        # Who opened which letter: the access trace a département keeps, and the start of the time per letter.
+        store.journal("review-viewed", doc.input_id, doc.id, session.user)
+        request.state.announce = _announcement(session, doc)
+        return render(request, "document.html", **_document_context(config, store, doc, session.may_see),
+                      page="document", errors=[], values=None)
 
     @app.get("/documents/{document_id}/pages/{page}/{size}")
     def page_png(document_id: str, page: int, size: str, session: Session = Depends(current)) -> Response:
-        doc = waiting_document(document_id)
+        doc = waiting_document(document_id, session)
         if size not in SIZES:
             raise HTTPException(404, "Taille d'image inconnue.")
         try:
             path = page_image(config, doc, page, size)
         except PreviewUnavailable as error:
             raise HTTPException(404, f"Image indisponible : {error}") from None
-        return FileResponse(path, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
+        return FileResponse(path, media_type="image/png")
 
-    @app.post("/documents/{document_id}/decision", dependencies=[Depends(csrf)])
+    @app.post("/documents/{document_id}/decision", dependencies=[Depends(csrf), Depends(in_scope)])
     async def decide(request: Request, document_id: str, session: Session = Depends(supervisor)) -> Response:
         try:
             doc = await run_in_threadpool(pending_decision, document_id)
@@ -259,10 +309,10 @@ def create_app(config: Config, store: Store | None = None, service=None) -> Fast
         try:
             category, fields = _decision_from_form(config, doc, form)
         except FormError as error:
-            context = await run_in_threadpool(_document_context, config, store, doc)
+            context = await run_in_threadpool(_document_context, config, store, doc, session.may_see)
             return render(request, "document.html", status=400, **context, page="document",
                           errors=[str(error)], values=_form_values(form))
-        order = await run_in_threadpool(_queue_ids, store)
+        order = await run_in_threadpool(_queue_ids, store, session)
         try:
             service = await run_in_threadpool(shared_service)
             decided = await run_in_threadpool(service.decide, doc.id, category, fields, session.user)
@@ -275,9 +325,9 @@ def create_app(config: Config, store: Store | None = None, service=None) -> Fast
             session.flash.append(f"Erreur inattendue pendant la décision sur {doc.id} : voir le journal du service.")
         else:
             session.flash.append(_decision_message(decided, category_label(decided.category)))
-        return await run_in_threadpool(_go_next, store, order, doc.id)
+        return await run_in_threadpool(_go_next, store, order, doc.id, session)
 
-    @app.post("/documents/{document_id}/rejection", dependencies=[Depends(csrf)])
+    @app.post("/documents/{document_id}/rejection", dependencies=[Depends(csrf), Depends(in_scope)])
     async def reject(request: Request, document_id: str, session: Session = Depends(supervisor)) -> Response:
         try:
             doc = await run_in_threadpool(pending_decision, document_id)
@@ -286,10 +336,10 @@ def create_app(config: Config, store: Store | None = None, service=None) -> Fast
         form = await request.form()
         reason = " ".join(str(form.get("reason", "")).split())[:MAX_REASON]
         if not reason:
-            context = await run_in_threadpool(_document_context, config, store, doc)
+            context = await run_in_threadpool(_document_context, config, store, doc, session.may_see)
             return render(request, "document.html", status=400, **context, page="document", values=None,
                           errors=["Indiquez pourquoi ce document n'est pas un courrier."], reject_open=True)
-        order = await run_in_threadpool(_queue_ids, store)
+        order = await run_in_threadpool(_queue_ids, store, session)
         try:
             service = await run_in_threadpool(shared_service)
             await run_in_threadpool(service.reject, doc.id, reason, session.user)
@@ -302,29 +352,49 @@ def create_app(config: Config, store: Store | None = None, service=None) -> Fast
             session.flash.append(f"Erreur inattendue pendant le rejet de {doc.id} : voir le journal du service.")
         else:
             session.flash.append(f"Document {doc.id} rejeté et mis en quarantaine : {reason}")
-        return await run_in_threadpool(_go_next, store, order, doc.id)
+        return await run_in_threadpool(_go_next, store, order, doc.id, session)
 
     @app.get("/dashboard")
     def dashboard_page(request: Request, session: Session = Depends(current)) -> Response:
-        board = queries.dashboard(config, store)
-        return render(request, "dashboard.html", board=board, page="dashboard")
+        board = queries.dashboard(config, store, scope=session.may_see, everything_visible=not session.categories,
+                                  me=session.user)
+        return render(request, "dashboard.html", board=board, page="dashboard",
+                      reg=registration_board(config, store), ack_label=acknowledgement_label)
 
+    @app.post("/documents/{document_id}/acknowledgement", dependencies=[Depends(csrf)])
+    async def acknowledgement(request: Request, document_id: str, session: Session = Depends(supervisor)) -> Response:
+        """Cancel or force the acknowledgement of a letter in review, or of a filed one before it goes."""
+        doc = store.get_document(document_id) if SAFE_ID.match(document_id) else None
+        if doc is None:
+            raise HTTPException(404, "Document inconnu.")
+        action = (await request.form()).get("action")
+        acknowledger = Acknowledger(config, store)
+        if action == "cancel":
+            done = await run_in_threadpool(acknowledger.cancel, doc.id, session.user)
+            message = "Accusé de réception annulé" if done else "Trop tard : l'accusé de réception est déjà parti"
+        elif action == "force":
+            done = await run_in_threadpool(acknowledger.force, doc.id, session.user)
+            message = ("Accusé de réception demandé" if done and done.acknowledgement.get("state") != "none" else
+                       "Impossible : l'accusé de réception est déjà parti ou la catégorie n'a pas de service")
+        else:
+            raise HTTPException(400, "Action inconnue.")
+        session.flash.append(f"{message} ({doc.registration or doc.id}).")
+        target = f"/documents/{quote(doc.id)}" if doc.state == "review" else "/dashboard"
+        return RedirectResponse(target, status_code=303)
+
+    @app.get("/aide")
+    def help_page(request: Request, session: Session = Depends(current)) -> Response:
+        return render(request, "help.html", page="help")
+
+    @app.get("/accessibilite")
+    def accessibility_page(request: Request) -> Response:
+        return render(request, "accessibility.html", page="accessibility")
+
+    accounts.register(app, current, csrf)
     return app
 
 
 # -- helpers -----------------------------------------------------------------------------------
-def _still_valid(sessions: Sessions, store: Store, session: Session | None) -> Session | None:
-    """The session, unless its account was removed or given a new password since; the role is re-read."""
-    if session is None:
-        return None
-    user = store.get_user(session.user)
-    if user is None or credential_fingerprint(user["password_hash"]) != session.credential:
-        sessions.close(session.id)
-        return None
-    session.role = user["role"]
-    return session
-
-
 def _take_flash(session: Session | None) -> list[str]:
     if session is None:
         return []
@@ -332,17 +402,27 @@ def _take_flash(session: Session | None) -> list[str]:
     return messages
 
 
-def _set_cookie(request: Request, response: Response, value: str) -> None:
-    response.set_cookie(COOKIE_NAME, value, httponly=True, samesite="lax", path="/",
-                        secure=request.url.scheme == "https")
-
-
-def _same_origin(request: Request) -> bool:
+def _same_origin(request: Request, public_host: str = "") -> bool:
     """A state-changing request must come from our own pages (when the browser says where from)."""
     origin = request.headers.get("origin")
     if origin is None:  # older browsers and tests; the CSRF token still protects the form
         return True
-    return urlsplit(origin).netloc == request.headers.get("host", "")
+    return urlsplit(origin).netloc in {request.headers.get("host", ""), public_host} - {""}
+
+
+def _seconds(wait: float) -> str:
+    seconds = max(1, round(wait))
+    return f"{seconds} seconde{'s' if seconds > 1 else ''}" if seconds < 120 else f"{seconds // 60} minutes"
+
+
+def _announcement(session: Session, doc: Document) -> str:
+    """What the live region says when a decision has just brought the supervisor to this letter."""
+    text = " ".join(session.flash)
+    done = "classé" if " classé" in text else "rejeté" if " rejeté" in text else None
+    if done is None:
+        return ""
+    sender = doc.fields.get("sender")
+    return f"Courrier {done}, suivant : {doc.id}" + (f", {sender}" if sender else "")
 
 
 def _safe_next(target: str) -> str:
@@ -352,12 +432,12 @@ def _safe_next(target: str) -> str:
     return "/queue"
 
 
-def _queue_ids(store: Store) -> list[str]:
-    return [doc.id for doc in queries.review_queue(store)]
+def _queue_ids(store: Store, session: Session) -> list[str]:
+    return [doc.id for doc in queries.review_queue(store, session.may_see)]
 
 
-def _go_next(store: Store, order: list[str], document_id: str) -> Response:
-    following = queries.next_after(store, order, document_id)
+def _go_next(store: Store, order: list[str], document_id: str, session: Session) -> Response:
+    following = queries.next_after(store, order, document_id, session.may_see)
     if following is None:
         return RedirectResponse("/queue", status_code=303)
     return RedirectResponse(f"/documents/{quote(following)}", status_code=303)
@@ -372,8 +452,9 @@ def _decision_message(doc: Document, label: str) -> str:
     return f"Document {doc.id} classé « {label} » (état : {doc.state})."
 
 
-def _document_context(config: Config, store: Store, doc: Document) -> dict[str, Any]:
-    queue = queries.review_queue(store)
+def _document_context(config: Config, store: Store, doc: Document,
+                      scope: queries.Scope = queries.everything) -> dict[str, Any]:
+    queue = queries.review_queue(store, scope)
     previous, following = queries.neighbours(queue, doc.id)
     top = [c for c in doc.candidates if c.category in config.categories][:3]
     proposed = top[0].category if top else (doc.category if doc.category in config.categories else None)
@@ -382,7 +463,8 @@ def _document_context(config: Config, store: Store, doc: Document) -> dict[str, 
     position = [d.id for d in queue].index(doc.id) + 1 if doc.id in [d.id for d in queue] else None
     return {"doc": doc, "top": top, "proposed": proposed, "others": others, "previous": previous,
             "following": following, "position": position, "queue_length": len(queue),
-            "references": list(doc.fields.get("references") or [])}
+            "references": list(doc.fields.get("references") or []),
+            "transmission_bodies": list(config.transmission_bodies.values())}
 
 
 def _form_values(form) -> dict[str, Any]:
@@ -394,6 +476,7 @@ def _form_values(form) -> dict[str, Any]:
         "references": [{"kind": str(k)[:MAX_FIELD], "value": str(v)[:MAX_FIELD]}
                        for k, v in zip(form.getlist("ref_kind"), form.getlist("ref_value"))],
         "urgent": form.get("urgent") == "on",
+        "transmit_to": str(form.get("transmit_to", "")),
     }
 
 
@@ -433,6 +516,12 @@ def _decision_from_form(config: Config, doc: Document, form) -> tuple[str, dict[
         raise FormError(f"{MAX_REFERENCES} références au plus.")
     fields = dict(doc.fields) | {"sender": sender or None, "letter_date": letter_date or None,
                                  "references": references, "urgent": form.get("urgent") == "on"}
+    if config.categories[category].transmit:  # L114-2: to whom this letter is passed on
+        body = str(form.get("transmit_to", ""))
+        if body not in config.transmission_bodies:
+            raise FormError("Choisissez l'organisme compétent à qui transmettre ce courrier." if config.transmission_bodies
+                            else "Aucun organisme n'est configuré pour les transmissions ([transmission.bodies]).")
+        fields["transmitted_to"] = body
     return category, fields
 
 
@@ -460,14 +549,41 @@ def format_percent(value: float | None, scale: float = 100.0) -> str:
     return f"{round(value * scale)}\u202f%"
 
 
+def format_duration(seconds: float | None) -> str:
+    """'1 min 05 s', '42 s' — the median time a supervisor spends on a letter."""
+    if seconds is None:
+        return "—"
+    seconds = round(seconds)
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+def format_deadline(value: date | None) -> str:
+    """'14/03/2026 (dans 3 jours)', '10/03/2026 (dépassé de 2 jours)'."""
+    if value is None:
+        return ""
+    days = (value - date.today()).days
+    when = f"{value:%d/%m/%Y}"
+    if days < 0:
+        return f"{when} (dépassé de {-days} jour{'s' if days < -1 else ''})"
+    if days == 0:
+        return f"{when} (aujourd'hui)"
+    return f"{when} (dans {days} jour{'s' if days > 1 else ''})"
+
+
 def format_age(value: str | None) -> str:
     """'depuis 3 h 05' or 'depuis 2 jours' — how long the oldest letter has waited."""
+    waited = format_waited(value)
+    return f"depuis {waited}" if waited else ""
+
+
+def format_waited(value: str | None) -> str:
+    """'42 min', '3 h 05', '2 jours' since an ISO time."""
     moment = _moment(value)
     if moment is None:
         return ""
     minutes = max(0, int((datetime.now().astimezone() - moment.astimezone()).total_seconds() // 60))
     if minutes < 60:
-        return f"depuis {minutes} min"
+        return f"{minutes} min"
     if minutes < 48 * 60:
-        return f"depuis {minutes // 60} h {minutes % 60:02d}"
-    return f"depuis {minutes // (24 * 60)} jours"
+        return f"{minutes // 60} h {minutes % 60:02d}"
+    return f"{minutes // (24 * 60)} jours"

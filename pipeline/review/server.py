@@ -44,6 +44,7 @@ def start(config: Config, host: str | None = None, port: int | None = None, serv
     app = create_app(config, service=service)
     server = uvicorn.Server(uvicorn.Config(
         app, host=host, port=port, log_level="warning", access_log=False, lifespan="off", server_header=False,
+        proxy_headers=False,  # the app itself believes X-Forwarded-* only from review.trusted_proxies
         timeout_graceful_shutdown=5))
     failure: list[BaseException] = []
 

@@ -17,7 +17,9 @@ from pipeline.config import Config, load_config
 from pipeline.records import REVIEW, Candidate, Document
 from pipeline.store import Store
 
-PASSWORDS = {"claire": "motdepasse-superviseur", "victor": "motdepasse-lecteur"}
+PASSWORDS = {"claire": "motdepasse-superviseur", "victor": "motdepasse-lecteur",
+             "sophie": "motdepasse-enfance-rsa", "alain": "motdepasse-administrateur"}
+SCOPED = ("enfance-famille", "rsa-insertion")  # sophie's directions: children and social aid only
 # Cheap Argon2 parameters for test accounts only: the hash carries its parameters, so logging in stays
 # fast in tests while `mailroom users add` keeps the library's slow defaults.
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
@@ -41,6 +43,8 @@ def make_home(home: Path) -> tuple[Config, Store]:
     store = Store(config.database_path)
     store.add_user("claire", FAST_HASHER.hash(PASSWORDS["claire"]), "supervisor")
     store.add_user("victor", FAST_HASHER.hash(PASSWORDS["victor"]), "viewer")
+    store.add_user("sophie", FAST_HASHER.hash(PASSWORDS["sophie"]), "supervisor", list(SCOPED))
+    store.add_user("alain", FAST_HASHER.hash(PASSWORDS["alain"]), "admin")
     return config, store
 
 

@@ -19,11 +19,14 @@ import json
 import re
 import secrets
 import socket
+import ssl
+import xml.etree.ElementTree as ET
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -39,6 +42,12 @@ BAD_NAME = "-2130575245, Microsoft.SharePoint.SPException"
 BAD_QUERY = "-1, Microsoft.SharePoint.Client.InvalidClientQueryException"
 CHECKOUT = "-2130575306, Microsoft.SharePoint.SPFileCheckOutException"
 ARGUMENT = "-2147024809, System.ArgumentException"
+THROTTLED = "-2147024860, Microsoft.SharePoint.SPQueryThrottledException"
+LIST_VIEW_THRESHOLD = 5000
+# SharePoint's own time zone table, as Web/RegionalSettings/TimeZone describes a zone.
+TIME_ZONES = {3: ("(UTC+01:00) Brussels, Copenhagen, Madrid, Paris", "Europe/Paris", -60),
+              2: ("(UTC) Dublin, Edinburgh, Lisbon, London", "Europe/London", 0),
+              93: ("(UTC) Coordinated Universal Time", "UTC", 0)}
 
 FORBIDDEN_CHARS = set('"*:<>?/\\|')
 RESERVED = {"con", "prn", "aux", "nul", "desktop.ini", ".lock",
@@ -70,6 +79,8 @@ class Field:
     choices: list[str] = field(default_factory=list)
     fill_in: bool = False
     date_only: bool = False
+    indexed: bool = False
+    unique: bool = False           # EnforceUniqueValues (SharePoint requires the column to be indexed)
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     def __post_init__(self) -> None:
@@ -83,7 +94,8 @@ class Field:
         data = {"__metadata": {"type": "SP.FieldChoice" if self.type == "Choice" else "SP.Field"},
                 "Id": self.id, "InternalName": self.internal, "EntityPropertyName": self.entity_name,
                 "StaticName": self.internal, "Title": self.title, "TypeAsString": self.type,
-                "Hidden": self.hidden, "ReadOnlyField": self.read_only, "Required": self.required}
+                "Hidden": self.hidden, "ReadOnlyField": self.read_only, "Required": self.required,
+                "Indexed": self.indexed, "EnforceUniqueValues": self.unique}
         if self.type in ("Choice", "MultiChoice"):
             data["Choices"] = {"__metadata": {"type": "Collection(Edm.String)"}, "results": list(self.choices)}
             data["FillInChoice"] = self.fill_in
@@ -104,7 +116,7 @@ BUILTIN_FIELDS = [
 ]
 
 
-def french_columns() -> list[Field]:
+def french_columns(labels: tuple[str, ...] = ()) -> list[Field]:
     """The columns an administrator creates from `mailroom sharepoint check`'s advice.
 
     "Expéditeur" was first created as "Sender" then renamed, so its internal name
@@ -118,6 +130,10 @@ def french_columns() -> list[Field]:
         Field("Références", "Note"), Field("Urgent", "Text", internal="UrgentLegacy", hidden=True),
         Field("Urgent", "Boolean"), Field("Pages", "Number"),
         Field("Empreinte SHA-256", "Text"), Field("Lot", "Text"),
+        Field("N° d'enregistrement", "Text"), Field("Date limite de traitement", "DateTime", date_only=True),
+        Field("Identifiant", "Text", indexed=True, unique=True),
+        Field("Réorienter vers", "Choice", choices=list(labels), indexed=True),
+        Field("Remarque mailroom", "Note"),
     ]
 
 
@@ -145,6 +161,13 @@ class File:
     versions: int = 1
     created: str = field(default_factory=now_iso)
     modified: str = field(default_factory=now_iso)
+    moderation: int = 0            # _ModerationStatus: 0 approved, 1 denied, 2 pending, 3 draft
+    editor: str = "mailroom (application)"
+    editor_id: int = 1073741823    # SharePoint App
+
+    @property
+    def folder(self) -> str:
+        return self.path.rsplit("/", 1)[0]
 
 
 @dataclass
@@ -153,6 +176,9 @@ class Library:
     url_name: str
     fields: list[Field]
     force_checkout: bool = False
+    minor_versions: bool = False   # EnableMinorVersions: uploads are 0.1 drafts until published
+    moderation: bool = False       # EnableModeration: content approval
+    draft_visibility: int = 0      # DraftVersionVisibility: 0 readers, 1 authors, 2 approvers
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     next_item: int = 1
 
@@ -266,9 +292,17 @@ class SharePointEmulator:
     """In-memory site with document libraries, served over HTTP on 127.0.0.1."""
 
     def __init__(self, site_path: str = "/sites/courrier", token: str = "test-token",
-                 digest_lifetime: int = 1800):
+                 digest_lifetime: int = 1800, clock=time.monotonic):
         self.site_path = site_path
-        self.tokens = {token}
+        self.clock = clock             # injected by tests that wait minutes without waiting
+        self.tokens: dict[str, float] = {token: float("inf")}  # bearer token -> expiry on self.clock
+        self.throttled_until = 0.0     # every request gets 429 until then (a tenant-wide throttle)
+        self.throttle_answer = 0       # the Retry-After those 429s carry
+        self.time_zone = 3             # Web/RegionalSettings/TimeZone Id (Paris)
+        self.accepts_dates_in_utc = True  # False: SharePoint Server 2016, which refuses the parameter
+        self.list_view_threshold = LIST_VIEW_THRESHOLD
+        self.rate_limit: dict[str, str] = {}  # RateLimit-* headers added to every successful answer
+        self.users: dict[int, str] = {1073741823: "mailroom (application)"}
         self.digest_lifetime = digest_lifetime
         self.lock = threading.RLock()
         self.libraries: dict[str, Library] = {}
@@ -297,7 +331,8 @@ class SharePointEmulator:
         self.ntlm_users.write_text(f"{domain}:{name}:{password}\n", encoding="utf-8")
 
     # ---------------------------------------------------------------- lifecycle
-    def start(self) -> "SharePointEmulator":
+    def start(self, tls: tuple[str, str] | None = None) -> "SharePointEmulator":
+        """Serve on a free port; `tls` = (certificate file, key file) serves HTTPS instead."""
         emulator = self
 
         class Handler(_Handler):
@@ -305,6 +340,12 @@ class SharePointEmulator:
 
         Handler.emulator = emulator
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.scheme = "http"
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            self.scheme = "https"
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
         return self
@@ -318,7 +359,7 @@ class SharePointEmulator:
     @property
     def origin(self) -> str:
         assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"{self.scheme}://127.0.0.1:{self._server.server_address[1]}"
 
     @property
     def url(self) -> str:
@@ -326,11 +367,11 @@ class SharePointEmulator:
 
     # ---------------------------------------------------------------- test API
     def add_library(self, title: str, url_name: str | None = None, force_checkout: bool = False,
-                    columns: list[Field] | None = None) -> Library:
+                    columns: list[Field] | None = None, labels: tuple[str, ...] = (), **settings) -> Library:
         with self.lock:
             fields = [Field(t, k, internal=i, hidden=h, read_only=r) for t, k, i, h, r in BUILTIN_FIELDS]
-            fields += french_columns() if columns is None else columns
-            library = Library(title, url_name or title, fields, force_checkout)
+            fields += french_columns(labels) if columns is None else columns
+            library = Library(title, url_name or title, fields, force_checkout, **settings)
             self.libraries[title.lower()] = library
             path = f"{self.site_path}/{library.url_name}"
             self.folders[path.lower()] = Folder(library.url_name, path, library)
@@ -348,11 +389,78 @@ class SharePointEmulator:
             self.digests.clear()
 
     def files_in(self, library_title: str, visible_only: bool = False) -> list[File]:
-        """Files of a library; `visible_only` keeps what other users see (checked in)."""
+        """Files of a library; `visible_only` keeps what a read-only agent sees."""
         with self.lock:
             library = self.libraries[library_title.lower()]
             return sorted((f for f in self.files.values() if f.library is library
-                           and not (visible_only and f.checked_out)), key=lambda f: f.path)
+                           and not (visible_only and not self.visible_to_readers(f))), key=lambda f: f.path)
+
+    @staticmethod
+    def visible_to_readers(file: File) -> bool:
+        """Checked in, a major version, and approved where approval is on (DraftVersionVisibility 0
+        lets readers see minor versions too)."""
+        if file.checked_out:
+            return False
+        if file.library.moderation:
+            return file.moderation == 0
+        if file.library.minor_versions and file.library.draft_visibility != 0:
+            return file.major >= 1
+        return True
+
+    def seed(self, library_title: str, folder: str, count: int, **values) -> None:
+        """`count` files put straight into the store (a library past the list view threshold in
+        seconds, not 5,000 uploads); `values` are column values by title, `{n}` numbered."""
+        with self.lock:
+            library = self.libraries[library_title.lower()]
+            parent = self.ensure_path(library, folder)
+            for n in range(count):
+                name = f"seed {n:05d}.pdf"
+                path = f"{parent.path}/{name}"
+                file = File(name, path, library, b"%PDF-seed", item_id=library.next_item)
+                for title, value in values.items():
+                    f = next(f for f in library.fields if f.title == title)
+                    file.values[f.internal] = str(value).format(n=n)
+                library.next_item += 1
+                self.files[path.lower()] = file
+
+    def ensure_path(self, library: Library, folder: str) -> Folder:
+        parent = self.folders[f"{self.site_path}/{library.url_name}".lower()]
+        for segment in [s for s in folder.split("/") if s]:
+            parent = self.add_folder(parent, segment)
+        return parent
+
+    def agent_sets(self, file: File, title: str, value: Any, editor: str = "Agent Martin") -> None:
+        """A person edits a column in the browser: the item's Editor becomes them."""
+        with self.lock:
+            f = next(f for f in file.library.fields if f.title == title)
+            file.values[f.internal] = value
+            file.editor_id = next((i for i, n in self.users.items() if n == editor), 11 + len(self.users))
+            file.editor, self.users[file.editor_id] = editor, editor
+            file.modified = now_iso()
+            file.versions += 1
+
+    def approve(self, file: File) -> None:
+        with self.lock:
+            file.moderation = 0
+
+    def throttle(self, seconds: int) -> None:
+        """Every request gets 429 with Retry-After: seconds, until that many seconds have passed."""
+        with self.lock:
+            self.throttled_until = self.clock() + seconds
+            self.throttle_answer = seconds
+
+    def add_token(self, token: str, lifetime: float = float("inf")) -> None:
+        with self.lock:
+            self.tokens[token] = self.clock() + lifetime
+
+    def expire_tokens(self) -> None:
+        """Every token issued so far expires now (a token that runs out in the middle of a batch)."""
+        with self.lock:
+            for token in self.tokens:
+                self.tokens[token] = min(self.tokens[token], self.clock() - 1)
+
+    def local_zone(self) -> ZoneInfo:
+        return ZoneInfo(TIME_ZONES[self.time_zone][1])
 
     def field_values(self, file: File) -> dict[str, Any]:
         """The file's column values keyed by column title (what an agent reads)."""
@@ -453,7 +561,8 @@ class SharePointEmulator:
                                                "type": library.entity_type},
                                 "Id": file.item_id, "ID": file.item_id, "GUID": str(uuid.uuid5(uuid.NAMESPACE_URL,
                                                                                               file.unique_id)),
-                                "Modified": file.modified, "Created": file.created,
+                                "Modified": file.modified, "Created": file.created, "EditorId": file.editor_id,
+                                "OData__ModerationStatus": file.moderation,
                                 "OData__UIVersionString": f"{file.major}.{file.minor}"}
         for f in library.fields:
             if not f.hidden and not f.read_only and f.type not in ("File", "Computed", "Counter", "Lookup"):
@@ -480,6 +589,8 @@ class SharePointEmulator:
         return {"__metadata": {"id": uri, "uri": uri, "type": "SP.List"}, "Id": library.id, "Title": library.title,
                 "BaseTemplate": 101, "EnableVersioning": True, "ForceCheckout": library.force_checkout,
                 "ItemCount": len(self.files_in(library.title)), "ListItemEntityTypeFullName": library.entity_type,
+                "EnableMinorVersions": library.minor_versions, "EnableModeration": library.moderation,
+                "DraftVersionVisibility": library.draft_visibility,
                 "RootFolder": self.folder_json(root) if "rootfolder" in expand
                 else {"__deferred": {"uri": uri + "/RootFolder"}},
                 "Fields": {"__deferred": {"uri": uri + "/Fields"}}}
@@ -501,6 +612,25 @@ class SharePointEmulator:
             kind, obj = target
             if kind == "web" and name == "regionalsettings":
                 target = ("regional", None)
+            elif kind == "regional" and name == "timezone":
+                target = ("timezone", None)
+            elif kind == "list" and name == "getitems" and last and method == "POST":
+                return 200, {"d": self.get_items(obj, json.loads(body or b"{}"), expand)}, {}
+            elif kind == "list" and (name == "getitembyid" or name == "items" and args):
+                item = next((f for f in self.files.values() if f.library is obj and f.item_id == int(args[0])), None)
+                if item is None:
+                    raise SharePointError(400, ARGUMENT, "Item does not exist. It may have been deleted by another "
+                                                         "user.")
+                target = ("item", item)
+            elif kind == "item" and name == "file":
+                target = ("file", obj)
+            elif kind == "fields" and name == "createfieldasxml" and last and method == "POST":
+                return 200, {"d": self.create_field(obj, json.loads(body or b"{}"))}, {}
+            elif kind == "fields" and name in ("getbyinternalnameortitle", "getbytitle"):
+                found = next((f for f in obj.fields if str(args[0]) in (f.internal, f.title)), None)
+                if found is None:
+                    raise SharePointError(400, ARGUMENT, f"Column '{args[0]}' does not exist.")
+                target = ("field", found)
             elif kind == "web" and name == "lists":
                 target = ("lists", None)
             elif kind == "lists" and name == "getbytitle":
@@ -530,6 +660,12 @@ class SharePointEmulator:
             elif kind == "web" and name == "getfilebyserverrelativeurl":
                 path = str(args[0] if args else named.get("serverrelativeurl", ""))
                 target = ("file", self.file_at(path))
+            elif kind == "web" and name == "getuserbyid":
+                name_ = self.users.get(int(args[0]))
+                if name_ is None:
+                    raise SharePointError(404, "-2146232832, Microsoft.SharePoint.SPException", "User cannot be found.")
+                return 200, {"d": {"__metadata": {"type": "SP.User"}, "Id": int(args[0]), "Title": name_,
+                                   "LoginName": f"i:0#.f|membership|{name_.lower().replace(' ', '.')}@cd.fr"}}, {}
             elif kind == "web" and name == "getfilebyid":
                 target = ("file", self.file_by_id(str(args[0])))
             elif kind == "folder" and name == "folders":
@@ -566,6 +702,15 @@ class SharePointEmulator:
         if method == "MERGE" and kind == "item":
             self.merge_item(obj, json.loads(body or b"{}"), headers)
             return 204, None, {}
+        if method == "MERGE" and kind == "field":
+            payload = json.loads(body or b"{}")
+            if "Indexed" in payload:
+                obj.indexed = bool(payload["Indexed"])
+            if "EnforceUniqueValues" in payload:
+                if payload["EnforceUniqueValues"] and not obj.indexed:
+                    raise SharePointError(400, ARGUMENT, "The column must be indexed to enforce unique values.")
+                obj.unique = bool(payload["EnforceUniqueValues"])
+            return 204, None, {}
         if method != "GET":
             raise SharePointError(400, BAD_QUERY, f"{method} on {kind} is not modelled.")
         if kind == "web":
@@ -575,6 +720,14 @@ class SharePointEmulator:
                                "Id": str(uuid.uuid5(uuid.NAMESPACE_URL, self.url))}}, {}
         if kind == "regional":
             return 200, {"d": {"__metadata": {"type": "SP.RegionalSettings"}, **self.regional}}, {}
+        if kind == "timezone":
+            description, _, bias = TIME_ZONES[self.time_zone]
+            return 200, {"d": {"__metadata": {"type": "SP.TimeZone"}, "Id": self.time_zone,
+                               "Description": description,
+                               "Information": {"__metadata": {"type": "SP.TimeZoneInformation"}, "Bias": bias,
+                                               "DaylightBias": -60, "StandardBias": 0}}}, {}
+        if kind == "field":
+            return 200, {"d": obj.to_json()}, {}
         if kind == "list":
             return 200, {"d": self.list_json(obj, expand)}, {}
         if kind == "fields":
@@ -586,6 +739,9 @@ class SharePointEmulator:
             return 200, {"d": {"results": [self.folder_json(f) for f in children]}}, {}
         if kind == "files":
             files = [f for f in self.files.values() if f.path.rsplit("/", 1)[0].lower() == obj.path.lower()]
+            if len(files) > self.list_view_threshold:
+                raise SharePointError(500, THROTTLED, "The attempted operation is prohibited because it exceeds "
+                                                      "the list view threshold.")
             return 200, {"d": {"results": [self.file_json(f, expand) for f in files]}}, {}
         if kind == "file":
             return 200, {"d": self.file_json(obj, expand)}, {}
@@ -625,9 +781,10 @@ class SharePointEmulator:
             existing.modified = now_iso()
             return existing
         library = folder.library
+        draft = library.force_checkout or library.minor_versions
         file = File(name, path, library, bytes(body), item_id=library.next_item,
-                    checked_out=library.force_checkout, major=0 if library.force_checkout else 1,
-                    minor=1 if library.force_checkout else 0)
+                    checked_out=library.force_checkout, major=0 if draft else 1, minor=1 if draft else 0,
+                    moderation=(3 if draft else 2) if library.moderation else 0)
         library.next_item += 1
         self.files[path.lower()] = file
         return file
@@ -669,12 +826,105 @@ class SharePointEmulator:
             kind = int(named.get("checkintype", 0))
             if kind == 1:
                 file.major, file.minor = file.major + 1, 0
+                if file.library.moderation:
+                    file.moderation = 2
             elif kind == 0:
                 file.minor += 1
             return 200, {"d": {"CheckIn": None}}, {}
+        if name == "publish":
+            if file.checked_out:
+                raise SharePointError(400, CHECKOUT, f"The file \"{file.path}\" is checked out; check it in first.")
+            if not file.library.minor_versions or file.minor == 0:
+                raise SharePointError(400, "-2130575306, Microsoft.SharePoint.SPException",
+                                      "Only a minor version can be published.")
+            file.major, file.minor = file.major + 1, 0
+            if file.library.moderation:
+                file.moderation = 2
+            return 200, {"d": {"Publish": None}}, {}
+        if name == "checkout":
+            if file.checked_out:
+                raise SharePointError(423, CHECKOUT, f"The file \"{file.path}\" is checked out for editing.")
+            file.checked_out = True
+            return 200, {"d": {"CheckOut": None}}, {}
+        if name == "recycle":
+            del self.files[file.path.lower()]
+            return 200, {"d": {"Recycle": str(uuid.uuid4())}}, {}
         raise SharePointError(400, BAD_QUERY, f"File operation '{name}' is not modelled.")
 
-    def parse_value(self, f: Field, text: str) -> Any:
+    # ---------------------------------------------------------------- CAML and field creation
+    def get_items(self, library: Library, payload: dict, expand: set[str]) -> dict:
+        """List/GetItems with a CAML query: Eq, IsNotNull and And on FieldRef, RowLimit, Scope.
+
+        As on SharePoint, a library past the list view threshold answers SPQueryThrottledException
+        unless the query filters on an indexed column, and without Scope='Recursive(All)' only the
+        root folder's items are returned.
+        """
+        query = payload.get("query") or {}
+        view = ET.fromstring(query.get("ViewXml") or "<View/>")
+        scope = (view.get("Scope") or "").lower()
+        limit_node = view.find("RowLimit")
+        limit = int(limit_node.text) if limit_node is not None and limit_node.text else 100
+        where = view.find("Query/Where")
+        condition = list(where)[0] if where is not None and len(where) else None
+        root = f"{self.site_path}/{library.url_name}".lower()
+        items = [f for f in self.files.values() if f.library is library
+                 and (scope.startswith("recursive") or f.folder.lower() == root)]
+        fields_used = [] if condition is None else [n.get("Name") for n in condition.iter("FieldRef")]
+        columns = [library.field_by_internal(name) for name in fields_used]
+        if None in columns:
+            raise SharePointError(400, ARGUMENT, f"One or more field types are not installed properly: "
+                                                 f"{', '.join(fields_used)}.")
+        total = sum(1 for f in self.files.values() if f.library is library)
+        if total > self.list_view_threshold and (condition is None and limit > self.list_view_threshold or
+                                                 condition is not None and not any(c.indexed for c in columns)):
+            raise SharePointError(500, THROTTLED, "The attempted operation is prohibited because it exceeds the "
+                                                  "list view threshold.")
+
+        def matches(file: File, node) -> bool:
+            if node is None:
+                return True
+            tag = node.tag
+            if tag == "And":
+                return all(matches(file, child) for child in node)
+            if tag == "Or":
+                return any(matches(file, child) for child in node)
+            value = file.values.get(node.find("FieldRef").get("Name"))
+            if tag == "IsNotNull":
+                return value not in (None, "")
+            if tag == "IsNull":
+                return value in (None, "")
+            if tag == "Eq":
+                return value is not None and str(value) == (node.find("Value").text or "")
+            raise SharePointError(400, BAD_QUERY, f"The CAML element {tag} is not modelled.")
+
+        found = sorted((f for f in items if matches(f, condition)), key=lambda f: f.item_id)[:limit]
+        results = []
+        for file in found:
+            data = self.item_json(file)
+            if "file" in expand:
+                data["File"] = self.file_json(file)
+            if "editor" in expand:
+                data["Editor"] = {"__metadata": {"type": "SP.Data.UserInfoItem"}, "Id": file.editor_id,
+                                  "Title": file.editor}
+            results.append(data)
+        return {"results": results}
+
+    def create_field(self, library: Library, payload: dict) -> dict:
+        schema = ET.fromstring((payload.get("parameters") or {}).get("SchemaXml") or "<Field/>")
+        title = schema.get("DisplayName") or ""
+        if not title or not schema.get("Type"):
+            raise SharePointError(400, ARGUMENT, "The field schema needs a Type and a DisplayName.")
+        if any(f.title == title for f in library.fields if not f.hidden):
+            raise SharePointError(400, ARGUMENT, f"A duplicate field name \"{title}\" was found.")
+        field_ = Field(title, schema.get("Type"), internal=encode_name(schema.get("Name") or title),
+                       choices=[c.text or "" for c in schema.iter("CHOICE")],
+                       indexed=schema.get("Indexed", "").upper() == "TRUE",
+                       unique=schema.get("EnforceUniqueValues", "").upper() == "TRUE",
+                       date_only=schema.get("Format") == "DateOnly")
+        library.fields.append(field_)
+        return field_.to_json()
+
+    def parse_value(self, f: Field, text: str, in_utc: bool = False) -> Any:
         """Form values are strings in the site's regional format; None means 'not valid'."""
         if text == "":
             return None
@@ -701,6 +951,8 @@ class SharePointEmulator:
                     parsed = datetime.strptime(text, fmt)
                 except ValueError:
                     continue
+                if not in_utc and not f.date_only:  # local wall time in the site's zone
+                    parsed = parsed.replace(tzinfo=self.local_zone()).astimezone(timezone.utc)
                 return parsed.strftime("%Y-%m-%dT%H:%M:%SZ")
             return ...
         if f.type == "Choice":
@@ -709,6 +961,10 @@ class SharePointEmulator:
 
     def validate_update(self, file: File, payload: dict) -> dict:
         self.require_writable(file)
+        if "datesInUTC" in payload and not self.accepts_dates_in_utc:
+            raise SharePointError(400, "-1, Microsoft.SharePoint.Client.ClientServiceException",
+                                  "The parameter datesInUTC does not exist in method ValidateUpdateListItem.")
+        in_utc = bool(payload.get("datesInUTC"))
         results, updates = [], {}
         for entry in payload.get("formValues", []):
             if entry.get("__metadata", {}).get("type") != "SP.ListItemFormUpdateValue":
@@ -719,9 +975,14 @@ class SharePointEmulator:
             if f is None or f.read_only:
                 error = (-2147024809, f"Column '{name}' does not exist. It may have been deleted by another user.")
             else:
-                value = self.parse_value(f, text if isinstance(text, str) else "")
+                value = self.parse_value(f, text if isinstance(text, str) else "", in_utc)
+                taken = f.unique and value not in (None, "") and any(
+                    other is not file and other.library is file.library and other.values.get(f.internal) == value
+                    for other in self.files.values())
                 if value is ...:
                     error = (-2147352571, f"Invalid {f.type} value for '{f.title}': {text!r}.")
+                elif taken:
+                    error = (-2130575169, f"This value already exists in the list ({f.title}).")
                 else:
                     updates[f.internal] = value
             results.append({"__metadata": {"type": "SP.ListItemFormUpdateValue"}, "ErrorCode": error[0] if error
@@ -845,6 +1106,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         body = self.rfile.read(length) if length else b""
         status, payload, extra = self.dispatch(method, parts, shown, headers, body, fault)
+        if status < 400 and emulator.rate_limit:
+            extra = {**extra, **emulator.rate_limit}
         self.record(method, shown, status, headers, len(body))
         if fault is not None and fault.kind == "drop-after":
             self.drop()  # the server acted; the answer is lost on the way back
@@ -864,13 +1127,16 @@ class _Handler(BaseHTTPRequestHandler):
                 return 429, b"Too many requests", {"Content-Type": "text/plain", **extra}
             return int(fault.kind), error_body(FILE_MISSING.split(",")[0] + ", System.Web.HttpException",
                                                "The server is busy."), extra
+        if emulator.clock() < emulator.throttled_until:
+            return 429, error_body("-2147024860, Microsoft.SharePoint.SPRequestThrottledException",
+                                   "The request has been throttled."), {"Retry-After": str(emulator.throttle_answer)}
         auth = headers.get("authorization", "")
         if emulator.ntlm_users is not None:
             refused = self.ntlm(auth)
             if refused is not None:
                 return refused
         elif fault is not None and fault.kind == "401" or not auth.startswith("Bearer ") \
-                or auth[len("Bearer "):] not in emulator.tokens:
+                or emulator.tokens.get(auth[len("Bearer "):], float("-inf")) <= emulator.clock():
             return 401, b'{"error_description":"Invalid JWT token. The token is expired."}', {
                 "Content-Type": "application/json", "WWW-Authenticate":
                     'Bearer realm="00000000-0000-0000-0000-000000000000",client_id="00000003-0000-0ff1-ce00-000000000000"'}
@@ -904,6 +1170,32 @@ class _Handler(BaseHTTPRequestHandler):
                 return 400, error_body(BAD_QUERY, f"Invalid request: {error}"), {}
 
 
+class FakeClock:
+    """Wall time that moves only when someone sleeps: minutes of Retry-After in no time."""
+
+    def __init__(self, start: float | None = None):
+        self.now = time.time() if start is None else start
+        self.sleeps: list[float] = []
+        self.lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self.lock:
+            return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self.lock:
+            self.sleeps.append(round(seconds, 3))
+            self.now += seconds
+
+    def advance(self, seconds: float) -> None:
+        with self.lock:
+            self.now += seconds
+
+    def install(self, connection) -> "FakeClock":
+        connection.clock, connection.sleep = self, self.sleep
+        return self
+
+
 def error_body(code: str, message: str) -> dict:
     return {"error": {"code": code, "message": {"lang": "en-US", "value": message}}}
 
@@ -922,27 +1214,36 @@ def write_config(home, emulator: SharePointEmulator, **sharepoint) -> "Path":
     return path
 
 
-def default_libraries(emulator: SharePointEmulator, force_checkout: tuple[str, ...] = ()) -> None:
-    """Every library of the bundled configuration, with the French columns."""
+def default_libraries(emulator: SharePointEmulator, force_checkout: tuple[str, ...] = (),
+                      settings: dict[str, dict] | None = None) -> None:
+    """Every library of the bundled configuration, with the French columns; `settings` per library
+    title, e.g. {"Routes": {"minor_versions": True}}."""
+    settings = settings or {}
     from pipeline.config import DEFAULT_CONFIG
     import tomllib
 
     with open(DEFAULT_CONFIG, "rb") as handle:
         categories = tomllib.load(handle)["categories"]
+    labels = tuple(table["label"] for table in categories.values())
     for table in categories.values():
         if table["library"].lower() not in emulator.libraries:
-            emulator.add_library(table["library"], force_checkout=table["library"] in force_checkout)
+            emulator.add_library(table["library"], force_checkout=table["library"] in force_checkout,
+                                 labels=labels, **settings.get(table["library"], {}))
 
 
 def make_document(doc_id: str = "in1-1", category: str = "routes", sender: str = "Dupont Jean",
-                  received_at: str = "2026-03-12T09:14:00+01:00", sha: str = "ab" * 32, pages=(1, 2), **fields):
+                  received_at: str = "2026-03-12T09:14:00+01:00", sha: str = "ab" * 32, pages=(1, 2),
+                  uid: str | None = None, **fields):
+    """A routed letter; its uid is derived from its id unless given (two homes give their own)."""
     from pipeline.records import Document
 
-    return Document(id=doc_id, input_id=doc_id.split("-")[0], source="scan 0001.pdf", source_sha256=sha,
+    doc = Document(id=doc_id, input_id=doc_id.split("-")[0], source="scan 0001.pdf", source_sha256=sha,
                     source_pages=list(pages), received_at=received_at, batch=doc_id.split("-")[0],
                     category=category, confidence=0.873,
                     fields={"sender": sender, "letter_date": "2026-03-10", "references": ["RD 12", "PR 4"],
                             "urgent": True, **fields})
+    doc.uid = uid or str(uuid.uuid5(uuid.NAMESPACE_URL, f"mailroom-test/{doc_id}"))
+    return doc
 
 
 try:

@@ -20,6 +20,12 @@
     return /^[1-9]$/.test(event.key) ? event.key : null;
   }
 
+  // -- live region: after a decision, say what happened and where we are now -----------------
+  var announce = document.getElementById("annonce");
+  if (announce && announce.dataset.message) {
+    window.setTimeout(function () { announce.textContent = announce.dataset.message; }, 150);
+  }
+
   var help = document.getElementById("aide");
   function showHelp() { if (help && !help.open) help.showModal(); }
   document.querySelectorAll("[data-action=help]").forEach(function (b) { b.addEventListener("click", showHelp); });
