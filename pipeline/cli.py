@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 from . import __version__
-from .config import Config, load_config, to_toml_dict
+from .config import Config, load_config, redact_url, to_toml_dict
 from .coordinator import Coordinator
 from .errors import ExitCode, MailroomError
 from .records import DUPLICATE, FINAL_STATES, PUBLISH_FAILED, PUBLISHED, QUARANTINED, REVIEW, Document, InputState
@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "pipeline.sheets",                 # sheets
     "pipeline.publish.sharepoint_commands",  # sharepoint check
     "pipeline.review.commands",        # review, users
+    "pipeline.registration.commands",  # register
     "pipeline.trace.commands",         # verify, proof, seal, archive export, purge, process-description
 )
 PUBLISH_RETRY_SECONDS = 60.0
@@ -190,6 +191,9 @@ def run_service(config: Config, stop: threading.Event, with_review: bool) -> int
     resumed = pipeline.resume()
     if resumed:
         log.info("resuming %d input(s) after a restart", len(resumed))
+    from .registration.commands import RegistrationDuties
+    duties = RegistrationDuties(config, store)
+    duties.tick()
     watcher = Watcher(config, store, on_claimed=lambda row: (
         log.info("received %s as %s", row.original_name, row.id), pipeline.submit(row.id)))
     watcher.start()
@@ -210,6 +214,7 @@ def run_service(config: Config, stop: threading.Event, with_review: bool) -> int
             if time.monotonic() - last_retry >= PUBLISH_RETRY_SECONDS:
                 last_retry = time.monotonic()
                 pipeline.retry_due_publications()
+                duties.tick()
                 for row in store.inputs(InputState.DUPLICATE):
                     pipeline.submit(row.id)
             if not pipeline.busy:
@@ -250,8 +255,16 @@ def status_data(store: Store) -> dict:
         "publish_failed": [{"id": d.id, "source": d.source, "category": d.category, "attempts": d.attempts,
                             "error": d.reason, "retry_after": d.retry_after}
                            for d in documents if d.state == PUBLISH_FAILED],
+        "acknowledgements_waiting": [
+            {"id": d.id, "registration": d.registration, "state": d.acknowledgement["state"],
+             "channel": d.acknowledgement.get("channel"), "to": d.acknowledgement.get("to"),
+             "attempts": d.acknowledgement.get("attempts"), "error": d.acknowledgement.get("error"),
+             "retry_after": d.acknowledgement.get("retry_after")}
+            for d in documents if d.acknowledgement.get("state") in ("failed", "unconfirmed")],
         "list": [{"id": d.id, "state": d.state, "category": d.category, "confidence": d.confidence,
-                  "destination": d.destination, "source": d.source, "received_at": d.received_at}
+                  "destination": d.destination, "source": d.source, "received_at": d.received_at,
+                  "registration": d.registration, "deadline": d.deadline,
+                  "acknowledgement": d.acknowledgement.get("state")}
                  for d in documents],
     }
 
@@ -293,7 +306,7 @@ def cmd_status(config: Config, args) -> int:
           else "Oldest waiting: nothing is waiting")
     queue = data["queue"]
     if queue is not None and not queue["available"]:
-        print(f"Queue: « file d'attente indisponible » ({config.runner.broker_url}: {queue['error']})")
+        print(f"Queue: « file d'attente indisponible » ({redact_url(config.runner.broker_url)}: {queue['error']})")
     elif queue is not None:
         print(f"Queue: {config.runner.queue}, {queue['queued']} page(s) waiting; "
               f"{len(queue['workers'])} live worker(s)" + (":" if queue["workers"] else ""))
@@ -310,6 +323,13 @@ def cmd_status(config: Config, args) -> int:
         for item in data["publish_failed"]:
             print(f"  {item['id']}  {item['source']} → {item['category']}: {item['error']} "
                   f"(attempts {item['attempts']}, next try after {item['retry_after']})")
+    if data["acknowledgements_waiting"]:
+        print(f"Acknowledgements not sent ({len(data['acknowledgements_waiting'])}):")
+        for item in data["acknowledgements_waiting"]:
+            what = ("interrupted while sending: check the mailbox before forcing it from the review app"
+                    if item["state"] == "unconfirmed" else
+                    f"{item['error']} (attempts {item['attempts']}, next try after {item['retry_after']})")
+            print(f"  {item['id']}  {item['registration']} → {item['to'] or 'paper'}: {what}")
     for line in status_lines(data["trace"]):
         print(line)
     return 0
@@ -396,7 +416,7 @@ def doctor_checks(config: Config) -> list[tuple[bool, str, str]]:
                    (": " + "; ".join(problems) if problems else ""), "see the problems above"))
     queue = queue_status(config)
     if queue is not None:
-        checks.append((queue["available"], f"Redis queue {config.runner.broker_url}" +
+        checks.append((queue["available"], f"Redis queue {redact_url(config.runner.broker_url)}" +
                        (f" ({queue['error']})" if queue["error"] else f", {len(queue['workers'])} live worker(s)"),
                        "start redis-server, check [runner] broker_url and $" + config.runner.password_env))
     from .trace.report import doctor_check

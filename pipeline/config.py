@@ -159,12 +159,59 @@ class TraceConfig:
 
 
 @dataclass(frozen=True)
+class RegistrationConfig:
+    number_format: str = "{year}-A-{seq:06d}"
+    stamp: bool = True
+    stamp_text: str = "Reçu le {date} à {time} — N° {number} — {organisation}"
+    organisation: str = "Département"
+    extra_closed_days: tuple[str, ...] = ()  # ISO dates of local closures
+
+
+@dataclass(frozen=True)
+class AcknowledgementConfig:
+    delay_minutes: float = 0
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    smtp_timeout_seconds: float = 30
+    sender: str = ""          # the From: address ("from" in the file)
+    user_env: str = "MAILROOM_SMTP_USER"
+    password_env: str = "MAILROOM_SMTP_PASSWORD"
+    own_domains: tuple[str, ...] = ()  # e-mail domains of the département itself: never an addressee
+    max_attempts: int = 8
+
+
+@dataclass(frozen=True)
+class TransmissionBody:
+    """A competent body mail for another administration is passed on to (CRPA L114-2)."""
+
+    id: str
+    name: str
+    address: str
+    email: str = ""
+
+
+ACKNOWLEDGE_KINDS = ("sva", "svr", "simple", "none")
+DEADLINE_KINDS = ("working", "calendar")
+
+
+@dataclass(frozen=True)
 class Category:
     id: str
     label: str
     library: str
     folder: str = "Courrier entrant/{year}/{month}"
     always_review: bool = False
+    deadline_days: int = 30
+    deadline_kind: str = "working"
+    urgent_deadline_days: int = 8
+    acknowledge: str = "none"
+    implicit_decision_days: int = 60
+    service_name: str = ""
+    service_address: str = ""
+    service_phone: str = ""
+    service_email: str = ""
+    transmit: bool = False    # mail for another administration: the supervisor picks a [transmission.bodies] entry
     retention_years: int = 0  # local copies (archive/ originals); 0 = [trace] retention_years
 
 
@@ -184,6 +231,9 @@ class Config:
     review: ReviewConfig
     trace: TraceConfig
     categories: dict[str, Category]
+    registration: RegistrationConfig = RegistrationConfig()
+    acknowledgement: AcknowledgementConfig = AcknowledgementConfig()
+    transmission_bodies: dict[str, TransmissionBody] = field(default_factory=dict)
 
     # Places under the home folder. One definition, used by every module.
     @property
@@ -266,6 +316,10 @@ def _coerce(value, expected, where: str):
         return float(value)
     if expected is Path and isinstance(value, str):
         return Path(value).expanduser()
+    if origin is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: expected a list of strings")
+        return tuple(value)
     if origin is dict:
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             raise ConfigError(f"{where}: expected a table of strings")
@@ -380,6 +434,58 @@ def _validate(config: Config) -> None:
             fail(f"categories.{category.id}", "ids are lower-case letters, digits and dashes")
         if not category.library.strip():
             fail(f"categories.{category.id}.library", "must not be empty")
+        key = f"categories.{category.id}"
+        if category.deadline_kind not in DEADLINE_KINDS:
+            fail(f"{key}.deadline_kind", 'must be "working" or "calendar"')
+        for name in ("deadline_days", "urgent_deadline_days", "implicit_decision_days"):
+            if getattr(category, name) < 1:
+                fail(f"{key}.{name}", "must be 1 or more")
+        if category.acknowledge not in ACKNOWLEDGE_KINDS:
+            fail(f"{key}.acknowledge", 'must be "sva", "svr", "simple" or "none"')
+        if category.transmit and category.acknowledge != "none":
+            fail(f"{key}.acknowledge", "must be \"none\" for a category that transmits (L114-2: the competent "
+                                       "body acknowledges)")
+        if category.acknowledge != "none":
+            for name in ("service_name", "service_address"):
+                if not getattr(category, name).strip():
+                    fail(f"{key}.{name}", f"is required when acknowledge = \"{category.acknowledge}\" "
+                                          "(R112-5: the acknowledgement names the service and its postal address)")
+    _validate_registration(config, fail)
+
+
+def _validate_registration(config: Config, fail) -> None:
+    from datetime import date
+
+    try:
+        config.registration.number_format.format(year=2026, seq=1)
+    except (KeyError, IndexError, ValueError) as error:
+        fail("registration.number_format", f"must use only {{year}} and {{seq}} ({error})")
+    try:
+        config.registration.stamp_text.format(date="", time="", number="", organisation="")
+    except (KeyError, IndexError, ValueError) as error:
+        fail("registration.stamp_text", f"may use {{date}}, {{time}}, {{number}}, {{organisation}} ({error})")
+    for index, day in enumerate(config.registration.extra_closed_days):
+        try:
+            date.fromisoformat(day)
+        except ValueError:
+            fail(f"registration.extra_closed_days[{index}]", f"not an ISO date (YYYY-MM-DD): {day!r}")
+    ack = config.acknowledgement
+    if ack.delay_minutes < 0:
+        fail("acknowledgement.delay_minutes", "must be 0 or more")
+    if not 1 <= ack.smtp_port <= 65535:
+        fail("acknowledgement.smtp_port", "must be a TCP port")
+    if ack.max_attempts < 1:
+        fail("acknowledgement.max_attempts", "must be 1 or more")
+    if ack.smtp_host and "@" not in ack.sender:
+        fail("acknowledgement.from", "must be an e-mail address when acknowledgement.smtp_host is set")
+
+
+def _renamed(table, old: str, new: str):
+    """TOML keys that are Python keywords ("from") live under another attribute name."""
+    if isinstance(table, dict) and old in table:
+        table = dict(table)
+        table[new] = table.pop(old)
+    return table
 
 
 def load_config(home: Path, config_file: Path | None = None) -> Config:
@@ -402,7 +508,8 @@ def load_config(home: Path, config_file: Path | None = None) -> Config:
 def build_config(raw: dict, home: Path, source: str) -> Config:
     """Merged raw tables (defaults included) → validated Config; ``source`` names them in errors."""
     known_sections = {"watch", "inboxes", "runner", "ingest", "split", "ocr", "classify", "publish",
-                      "sharepoint", "review", "trace", "categories"}
+                      "sharepoint", "review", "trace", "categories", "registration", "acknowledgement",
+                      "transmission"}
     unknown = sorted(set(raw) - known_sections)
     if unknown:
         raise ConfigError(f"{source}: unknown section [{unknown[0]}]")
@@ -423,6 +530,16 @@ def build_config(raw: dict, home: Path, source: str) -> Config:
                 raise ConfigError(f"{source}: categories.{category_id}.{required} is required")
         categories[category_id] = _build(Category, table, f"categories.{category_id}", source, id=category_id)
 
+    transmission = raw.get("transmission", {})
+    if not isinstance(transmission, dict) or set(transmission) - {"bodies"}:
+        raise ConfigError(f"{source}: [transmission] holds only [transmission.bodies.ID] tables")
+    bodies = {}
+    for body_id, table in transmission.get("bodies", {}).items():
+        for required in ("name", "address"):
+            if not str((table or {}).get(required, "")).strip():
+                raise ConfigError(f"{source}: transmission.bodies.{body_id}.{required} is required")
+        bodies[body_id] = _build(TransmissionBody, table, f"transmission.bodies.{body_id}", source, id=body_id)
+
     config = Config(
         home=home,
         source=source,
@@ -438,6 +555,10 @@ def build_config(raw: dict, home: Path, source: str) -> Config:
         review=_build(ReviewConfig, raw.get("review", {}), "review", source),
         trace=_build(TraceConfig, raw.get("trace", {}), "trace", source),
         categories=categories,
+        registration=_build(RegistrationConfig, raw.get("registration", {}), "registration", source),
+        acknowledgement=_build(AcknowledgementConfig, _renamed(raw.get("acknowledgement", {}), "from", "sender"),
+                               "acknowledgement", source),
+        transmission_bodies=bodies,
     )
     ocr_table = raw.get("ocr", {})
     if config.trace.enabled and isinstance(ocr_table, dict) and "pdfa" not in ocr_table:
@@ -465,7 +586,10 @@ def to_toml_dict(config: Config) -> dict:
         return obj
 
     data = {name: plain(getattr(config, name)) for name in
-            ("watch", "runner", "ingest", "split", "ocr", "classify", "publish", "sharepoint", "review", "trace")}
+            ("watch", "runner", "ingest", "split", "ocr", "classify", "publish", "sharepoint", "review", "trace",
+             "registration", "acknowledgement")}
+    data["acknowledgement"]["from"] = data["acknowledgement"].pop("sender")
+    data["transmission"] = {"bodies": plain(config.transmission_bodies)}
     data["inboxes"] = plain(config.inboxes)
     data["categories"] = plain(config.categories)
     for key in list(data["sharepoint"]):
@@ -474,4 +598,11 @@ def to_toml_dict(config: Config) -> dict:
     for key in list(data["trace"]):
         if "password" in key and not key.endswith("_env") and data["trace"][key]:
             data["trace"][key] = "***"
+    for key in ("broker_url", "result_backend"):
+        data["runner"][key] = redact_url(data["runner"][key])
     return data
+
+
+def redact_url(url: str) -> str:
+    """A URL with its password (if one was written in it) masked, for display."""
+    return re.sub(r"^([a-z+]+://[^:/@]*:)[^@]+@", r"\1***@", url)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from .errors import DecisionError
 from .quarantine import quarantine_document
 from .records import REJECTED, REVIEW, ROUTE_SUPERVISOR, ROUTED, Document
+from .registration import steps as registration
 from .route import set_destination
 from .stages import StageContext, finish_input, publish
 from .store import Transition
@@ -44,6 +45,7 @@ class Decisions:
         doc.fields.update(fields)
         doc.review_reasons = []
         set_destination(doc, self.ctx.config.categories[category])
+        registration.set_deadline(self.ctx.config, doc)
         result = self.ctx.store.transition(doc.id, REVIEW, ROUTED, "reviewed", actor, document=doc, before=before,
                                            after={"category": category, "fields": doc.fields})
         if not result.ok:

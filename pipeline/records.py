@@ -146,6 +146,9 @@ class Document:
     attempts: int = 0                # failed publication attempts
     retry_after: str | None = None   # ISO time before which a failed publication is not retried
     duplicate_of: str | None = None  # for a duplicate: the document it repeats
+    registration: str | None = None  # registration number (2026-A-000123), from the store's per-year sequence
+    deadline: str | None = None      # processing deadline, ISO date
+    acknowledgement: dict[str, Any] = field(default_factory=dict)  # channel, to, file, sent_at, state…
     uid: str = field(default_factory=new_uid)  # global identity (UUIDv7), set once, in the PDF and the library
     pdf_sha256: str | None = None    # checksum of the PDF once its final metadata is written (what gets published)
     resume_state: str | None = None  # for a quarantined document: the state `mailroom retry` resumes it from
@@ -195,6 +198,9 @@ class Document:
             "dropped_pages": self.dropped_pages,
             "received_at": self.received_at,
             "pdf": self.pdf,
+            "registration": self.registration,
+            "deadline": self.deadline,
+            "acknowledgement": self.acknowledgement or {"channel": "none"},
             "pdf_sha256": self.pdf_sha256,
             "timestamp": self.timestamp,
         }

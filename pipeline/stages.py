@@ -29,6 +29,7 @@ from .errors import PublishError
 from .files import sha256_file, write_atomically
 from .records import (CLASSIFIED, DUPLICATE, FINAL_STATES, OCR_DONE, PUBLISH_FAILED, PUBLISHED, REVIEW, ROUTED,
                       SPLIT, Candidate, Document, DocumentState, InputState, PageResult)
+from .registration import steps as registration
 from .route import review_reasons, set_destination
 from .store import InputRow, Store
 
@@ -84,6 +85,7 @@ def create_documents(row: InputRow, source, result, ctx: StageContext) -> list[D
     if not ctx.store.create_documents(row.id, documents, pages=source.page_count,
                                       dropped=[{"page": page, "why": why} for page, why in result.dropped]):
         return []
+    registration.register(ctx.config, ctx.store)  # numbers, in the order the scans were claimed
     for doc in documents:
         if doc.route_source:
             ctx.store.journal("cover-sheet", row.id, doc.id, category=doc.category, route_source=doc.route_source)
@@ -174,6 +176,7 @@ def classify(doc: Document, ctx: StageContext) -> Document:
     """ocr-done → classified: category, calibrated confidence, top three, extracted fields."""
     from .classify import classify_document
 
+    doc = registration.ensure_registered(ctx.config, ctx.store, doc)
     doc = classify_document(doc, ctx.config)
     return _moved(doc, ctx, CLASSIFIED, "classified", category=doc.category, confidence=doc.confidence,
                   candidates=[c.__dict__ for c in doc.candidates], route_source=doc.route_source)
@@ -182,6 +185,7 @@ def classify(doc: Document, ctx: StageContext) -> Document:
 def route(doc: Document, ctx: StageContext) -> Document:
     """classified → routed, or → review with the reasons (decided in ``route.review_reasons`` only)."""
     doc.review_reasons = review_reasons(doc, ctx.config)
+    registration.set_deadline(ctx.config, doc)
     if doc.review_reasons:
         doc.library = doc.folder = None
         doc = _moved(doc, ctx, REVIEW, "review", reasons=doc.review_reasons, category=doc.category,
@@ -241,6 +245,7 @@ def _publish(doc: Document, ctx: StageContext) -> Document:
     category = ctx.config.categories[doc.category]
     pdf = Path(doc.pdf)
     if doc.pdf_sha256 is None or not pdf.is_file() or sha256_file(pdf) != doc.pdf_sha256:
+        registration.stamp_registration(ctx.config, ctx.store, doc)  # « Reçu le … — N° … », once
         doc.pdf_sha256 = stamp_pdf(doc, ctx.config)
         ctx.store.save_document(doc)
     try:
@@ -263,6 +268,8 @@ def _publish(doc: Document, ctx: StageContext) -> Document:
         if ctx.config.trace.enabled:  # the reliable copy: fingerprint and context journaled, then the timestamp
             from .trace.stamp import after_publish
             doc = after_publish(ctx.config, ctx.store, doc, ctx.actor)
+        registration.after_filing(ctx.config, ctx.store, doc, pdf, ctx.actor)  # L114-2 or acknowledgement
+        doc = ctx.store.get_document(doc.id) or doc
     return doc
 
 

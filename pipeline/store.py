@@ -73,6 +73,20 @@ BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS events_append_only_delete BEFORE DELETE ON events
 BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
 
+CREATE TABLE IF NOT EXISTS registrations (
+    number TEXT PRIMARY KEY,
+    year INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    document_id TEXT UNIQUE NOT NULL,
+    input_id TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    registered_at TEXT NOT NULL,
+    UNIQUE(year, seq)
+);
+CREATE TRIGGER IF NOT EXISTS registrations_never_reused_update BEFORE UPDATE ON registrations
+BEGIN SELECT RAISE(ABORT, 'a registration number is never changed'); END;
+CREATE TRIGGER IF NOT EXISTS registrations_never_reused_delete BEFORE DELETE ON registrations
+BEGIN SELECT RAISE(ABORT, 'a registration number is never reused'); END;
 CREATE TABLE IF NOT EXISTS checks (   -- the last integrity check of each document (mailroom verify)
     document_id TEXT PRIMARY KEY,
     at TEXT NOT NULL,
@@ -530,23 +544,23 @@ class Store:
         return (row["actor"], row["at"]) if row else (None, None)
 
     def get_document(self, document_id: str) -> Document | None:
-        row = self._db().execute("SELECT body FROM documents WHERE id = ?", (document_id,)).fetchone()
-        return Document.from_json(row["body"]) if row else None
+        row = self._db().execute(_DOCUMENT_SELECT + " WHERE d.id = ?", (document_id,)).fetchone()
+        return _document(row) if row else None
 
     def document_by_uid(self, uid: str) -> Document | None:
         row = self._db().execute("SELECT body FROM documents WHERE uid = ?", (uid,)).fetchone()
         return Document.from_json(row["body"]) if row else None
 
     def documents(self, *states: str, input_id: str | None = None) -> list[Document]:
-        query, args = "SELECT body FROM documents WHERE 1=1", []
+        query, args = _DOCUMENT_SELECT + " WHERE 1=1", []
         if states:
-            query += f" AND state IN ({','.join('?' * len(states))})"
+            query += f" AND d.state IN ({','.join('?' * len(states))})"
             args.extend(states)
         if input_id:
-            query += " AND input_id = ?"
+            query += " AND d.input_id = ?"
             args.append(input_id)
-        rows = self._db().execute(query + " ORDER BY input_id, seq", args).fetchall()
-        return [Document.from_json(r["body"]) for r in rows]
+        rows = self._db().execute(query + " ORDER BY d.input_id, d.seq", args).fetchall()
+        return [_document(r) for r in rows]
 
     def document_counts(self) -> dict[str, int]:
         rows = self._db().execute("SELECT state, COUNT(*) FROM documents GROUP BY state").fetchall()
@@ -555,6 +569,66 @@ class Store:
     def input_counts(self) -> dict[str, int]:
         rows = self._db().execute("SELECT state, COUNT(*) FROM inputs GROUP BY state").fetchall()
         return {r[0]: r[1] for r in rows}
+
+    def update_acknowledgement(self, document_id: str, expected: tuple, changes: dict[str, Any],
+                               event: str | None = None, actor: str = "mailroom", **details) -> Document | None:
+        """Compare-and-set on a document's acknowledgement: applied only if its state is one of ``expected``.
+
+        Two workers (or a worker and a supervisor) racing for one acknowledgement: one wins, the
+        other gets None. The change and its journal event are one transaction.
+        """
+        with self._tx() as db:
+            row = db.execute(_DOCUMENT_SELECT + " WHERE d.id = ?", (document_id,)).fetchone()
+            if row is None:
+                return None
+            doc = _document(row)
+            if doc.acknowledgement.get("state") not in expected:
+                return None
+            doc.acknowledgement = {**doc.acknowledgement, **changes}
+            db.execute("UPDATE documents SET body = ?, updated_at = ? WHERE id = ?",
+                       (doc.to_json(), now_iso(), document_id))
+            if event:
+                self._journal(db, event, doc.input_id, doc.id, actor, state=changes.get("state"), **details)
+        return doc
+
+    # -- registration --------------------------------------------------------------------
+    def register_pending(self, number_format: str, year_of, force_input: str | None = None) -> list[str]:
+        """Give registration numbers to split documents, in the order their scans were claimed.
+
+        One transaction under SQLite's write lock: numbers of a year are allocated one
+        after the other, never twice, and a crash before the commit allocates nothing.
+        Documents of an input claimed after one that is still waiting to be split wait
+        too, so numbers follow the order of arrival; ``force_input`` registers that
+        input's documents even so (its letter must not wait for a stuck batch).
+        Duplicates (the same scan claimed again) are not new letters and get no number.
+        Returns the numbers allocated.
+        """
+        allocated = []
+        with self._tx() as db:
+            blocker = db.execute("SELECT MIN(seq) FROM inputs WHERE state = 'received'").fetchone()[0]
+            rows = db.execute(
+                "SELECT d.id, d.input_id, i.received_at, i.seq AS input_seq FROM documents d"
+                " JOIN inputs i ON i.id = d.input_id LEFT JOIN registrations r ON r.document_id = d.id"
+                " WHERE r.number IS NULL AND d.state != 'duplicate' AND i.state != 'duplicate'"
+                " AND (? IS NULL OR i.seq <= ? OR d.input_id = ?) ORDER BY i.seq, d.seq",
+                (blocker, blocker, force_input)).fetchall()
+            for row in rows:
+                year = year_of(row["received_at"])
+                seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM registrations WHERE year = ?",
+                                 (year,)).fetchone()[0]
+                number = number_format.format(year=year, seq=seq)
+                db.execute("INSERT INTO registrations(number, year, seq, document_id, input_id, received_at,"
+                           " registered_at) VALUES (?,?,?,?,?,?,?)",
+                           (number, year, seq, row["id"], row["input_id"], row["received_at"], now_iso()))
+                self._journal(db, "registered", row["input_id"], row["id"], number=number, year=year, seq=seq,
+                              received_at=row["received_at"],
+                              out_of_order=bool(blocker is not None and row["input_seq"] > blocker))
+                allocated.append(number)
+        return allocated
+
+    def registrations(self) -> list[dict[str, Any]]:
+        rows = self._db().execute("SELECT * FROM registrations ORDER BY year, seq").fetchall()
+        return [dict(r) for r in rows]
 
     # -- users (review app) --------------------------------------------------------
     # categories: comma-separated category ids the account may see; empty = every category.
@@ -669,6 +743,16 @@ class Store:
         return [dict(r) for r in rows.fetchall()]
 
 
+_DOCUMENT_SELECT = ("SELECT d.body, r.number AS registration FROM documents d"
+                    " LEFT JOIN registrations r ON r.document_id = d.id")
+
+
+def _document(row: sqlite3.Row) -> Document:
+    """The registrations table is the truth for the number; the body may predate it."""
+    doc = Document.from_json(row["body"])
+    if row["registration"]:
+        doc.registration = row["registration"]
+    return doc
 def _split_categories(joined: str) -> list[str]:
     return [c for c in (joined or "").split(",") if c]
 

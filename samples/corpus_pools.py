@@ -1018,3 +1018,72 @@ for _category, _extra in {
     ],
 }.items():
     TRAIN_ONLY_SITUATIONS[_category].extend(_extra)
+
+# Mail meant for another administration (CRPA L114-2: the département passes it on and tells the
+# sender). Added last, so that the other categories' letters and their held-out quarters stay put.
+SITUATIONS["autre-administration"] = [
+    "cit|Je vous écris au sujet de ma prime d'activité : depuis mon changement d'employeur le {date_passee}, le montant versé a baissé de moitié. Je joins mes trois derniers bulletins de salaire pour que vous recalculiez mes droits.",
+    "cit|Mon aide personnalisée au logement n'a pas été versée ce mois-ci. Mon bailleur menace de me mettre dehors. Mon numéro allocataire est {caf}. Pouvez-vous débloquer le versement de l'APL ?",
+    "cit|Nous avons eu notre troisième enfant le {date_passee} et nous n'avons toujours pas reçu les allocations familiales ni la prime de naissance. Le livret de famille et l'acte de naissance sont joints.",
+    "cit|J'ai perdu ma carte Vitale et mes remboursements de soins n'arrivent plus. Je vous envoie le formulaire de déclaration de perte et une photo d'identité pour en obtenir une nouvelle.",
+    "cit|Je suis en arrêt maladie depuis six semaines et je n'ai perçu aucune indemnité journalière. Mon employeur dit avoir envoyé l'attestation de salaire. Je vous joins mes avis d'arrêt de travail.",
+    "cit|Ma carte de séjour expire le {date_future} et je n'arrive pas à obtenir de rendez-vous pour le renouvellement. Je vous envoie la copie de mon titre actuel, de mon bail et de mon contrat de travail.",
+    "cit|Je viens d'acheter une voiture d'occasion et je dois faire le changement de titulaire du certificat d'immatriculation. Le vendeur m'a donné le certificat de cession, que je vous envoie avec mon justificatif de domicile.",
+    "cit|Je souhaite obtenir une copie intégrale de mon acte de naissance pour mon mariage. Je suis né à {ville} le {date_passee}. Merci de me l'envoyer à l'adresse ci-dessus.",
+    "cit|J'ai déposé une demande de permis de construire pour une extension de ma maison il y a trois mois et je n'ai aucune nouvelle. Le numéro de dépôt figure sur le récépissé joint.",
+    "cit|Je voudrais inscrire ma fille à l'école maternelle du quartier et à la cantine pour la rentrée. Quels papiers faut-il fournir et à quelle date les déposer ?",
+    "cit|J'ai été licencié économique le {date_passee}. Je n'arrive pas à m'inscrire comme demandeur d'emploi sur internet et je n'ai pas encore touché l'allocation chômage. Je vous envoie mon attestation employeur.",
+    "ent|Nous contestons la majoration de retard appliquée sur nos cotisations sociales du dernier trimestre. Le paiement a été effectué dans les délais, la preuve de virement est jointe. SIRET : {siret}.",
+    "cit|Je conteste mon avis d'impôt sur le revenu : la pension alimentaire versée à mon fils étudiant n'a pas été déduite. Je joins les justificatifs des virements et mon avis d'imposition.",
+    "cit|Mon fils entre en seconde au lycée et le car ne passe plus par notre hameau. Je demande la création d'un arrêt et le remboursement de l'abonnement de transport scolaire.",
+    "cit|Je vais prendre ma retraite à la fin de l'année. Je n'ai pas reçu mon relevé de carrière et il manque mes trimestres travaillés à l'étranger. Je vous joins mes certificats de travail.",
+    "cit|Je suis exploitant agricole et mes cotisations de la mutualité sociale agricole ont doublé cette année sans explication. Je demande un échéancier de paiement.",
+    "cit|Je suis surendetté et je voudrais déposer un dossier de surendettement. La liste de mes crédits et mes relevés de compte sont joints. Que dois-je faire ?",
+    "cit|Je demande la mise sous tutelle de ma mère, atteinte de la maladie d'Alzheimer. Le certificat médical circonstancié est joint. À qui dois-je adresser cette requête ?",
+    "pro|Je vous transmets pour mon patient, qui s'est trompé d'adresse, sa demande de pension d'invalidité et le certificat médical qui l'accompagne ; il est salarié et assuré au régime général.",
+    "maire|Par erreur, les administrés de notre commune vous adressent leurs demandes de cartes nationales d'identité et de passeports. Je vous saurais gré de les réorienter vers la mairie équipée du dispositif de recueil.",
+    "asso|Notre association de défense des locataires vous transmet les réclamations de plusieurs familles dont les aides au logement ont été suspendues après un contrôle. Nous demandons leur réexamen.",
+    "cit|Je demande le remboursement du trop-perçu de taxe d'habitation sur ma résidence principale, supprimée depuis 2023, alors qu'on me la réclame encore. L'avis est joint.",
+    "cit|Je souhaite faire une demande de complémentaire santé solidaire, mes revenus ayant baissé. Vous trouverez mes ressources des douze derniers mois et mon attestation de droits.",
+    "ent|Votre courrier de relance concerne un avis de contravention pour excès de vitesse relevé le {date_passee} avec un véhicule de notre flotte. Nous désignons le conducteur, dont le permis est joint.",
+]
+SUBJECTS["autre-administration"] = [
+    "Prime d'activité", "Aide au logement – APL", "Allocations familiales", "Carte Vitale", "Indemnités journalières",
+    "Renouvellement du titre de séjour", "Certificat d'immatriculation", "Acte de naissance", "Permis de construire",
+    "Inscription demandeur d'emploi", "Avis d'impôt sur le revenu", "Transport scolaire – lycée", "Relevé de carrière",
+    "Dossier de surendettement", "Complémentaire santé solidaire",
+]
+REQUESTS["autre-administration"] = [
+    "Je vous remercie de bien vouloir traiter ma demande au plus vite.", "Merci de me dire si mon dossier est complet.",
+    "Je reste joignable au numéro ci-dessus pour tout renseignement.", "Merci de me répondre par écrit.",
+]
+# No SERVICES entry: such mail is addressed to the département at large (the writer falls back on
+# "autre"'s), and the other categories' misaddressed-service draws stay as they were.
+NOTES["autre-administration"] = [
+    "Déclaration trimestrielle de ressources pour la prime d'activité, ci-jointe.",
+    "Attestation de salaire pour le versement des indemnités journalières.",
+    "Formulaire de changement d'adresse pour mes allocations familiales.",
+    "Demande de copie d'acte de mariage, enveloppe timbrée jointe.",
+    "Justificatif de domicile pour le renouvellement de ma carte de séjour.",
+    "Actualisation mensuelle de ma situation de demandeur d'emploi.",
+    "Relevé d'identité bancaire pour le versement de l'aide au logement.",
+    "Feuille de soins à rembourser.",
+]
+TRAIN_ONLY_SITUATIONS["autre-administration"] = [
+    "cit|Je vous renvoie le formulaire de déclaration de situation que la caisse d'allocations familiales m'a envoyé. Je ne comprends pas pourquoi mes allocations ont été réduites alors que ma situation n'a pas changé.",
+    "cit|Ma mutuelle me dit que la sécurité sociale n'a pas transmis mes remboursements de kinésithérapie. Je vous envoie les feuilles de soins et l'ordonnance pour régularisation.",
+    "cit|Je souhaite changer l'adresse de mon permis de conduire et de ma carte grise après mon déménagement à {ville}. Je vous envoie mon nouveau justificatif de domicile.",
+    "cit|Mon conseiller de l'agence pour l'emploi m'a radié parce que je n'ai pas répondu à une convocation que je n'ai jamais reçue. Je demande ma réinscription et le rétablissement de mon allocation de retour à l'emploi.",
+    "cit|Je voudrais connaître les horaires de la mairie pour faire établir une carte d'identité pour mon fils et savoir s'il faut prendre rendez-vous.",
+    "cit|Nous souhaitons nous pacser et nous ne savons pas s'il faut passer par la mairie ou par le notaire. Pouvez-vous nous envoyer la liste des pièces à fournir ?",
+    "ent|Notre entreprise a reçu une mise en demeure du service des impôts des entreprises pour une déclaration de TVA manquante. Nous vous adressons la déclaration rectificative et la preuve du dépôt.",
+    "cit|Je suis étudiant et je voudrais savoir si j'ai droit à une bourse sur critères sociaux et à un logement en résidence universitaire pour la rentrée.",
+    "cit|Ma pension de réversion n'est toujours pas versée six mois après le décès de mon mari. J'ai envoyé l'acte de décès et le livret de famille à la caisse de retraite, je vous en joins une copie.",
+    "asso|Notre club demande l'autorisation d'organiser une course cycliste sur la voie publique de la commune le {date_future}. Le dossier de déclaration de manifestation sportive est joint pour la préfecture.",
+    "cit|Je signale que le passage à niveau de la ligne de chemin de fer près de chez moi reste fermé des heures, et que les trains régionaux sont sans cesse supprimés. Qui peut agir ?",
+    "cit|Je demande le relevé de mes points de permis et la date de récupération après un stage de sensibilisation à la sécurité routière.",
+    "admin|Nous accusons réception de la demande de Mme {nom} transmise par vos soins. Elle relève bien de nos services et sera instruite par notre caisse ; nous vous remercions de nous l'avoir fait suivre.",
+    "cit|Le médecin m'a prescrit un transport en ambulance pour mes séances de dialyse. La caisse refuse la prise en charge. Je joins la prescription médicale et le refus.",
+    "maire|Un administré nous a remis par erreur une demande adressée à votre assemblée concernant sa déclaration de revenus. Nous vous la transmettons, tout en pensant qu'elle relève du centre des finances publiques.",
+    "cit|Je voudrais obtenir un extrait de casier judiciaire pour un emploi dans une crèche. On m'a dit de vous écrire. Mes nom, prénoms, date et lieu de naissance sont ci-dessous.",
+]

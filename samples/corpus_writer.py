@@ -225,7 +225,7 @@ def recipient(category: str, rng: random.Random) -> list[str]:
         lines.append(rng.choice(["Monsieur le Président du Conseil départemental", "Madame la Présidente du Département",
                                  "À l'attention de Monsieur le Président"]))
     if rng.random() < 0.45:
-        lines.append(rng.choice(SERVICES[category]))
+        lines.append(rng.choice(SERVICES.get(category, SERVICES["autre"])))
     elif rng.random() < 0.15:
         lines.append(rng.choice([services for cat in SERVICES for services in SERVICES[cat]]))  # misaddressed mail
     lines.append(rng.choice(DEPARTEMENTS))

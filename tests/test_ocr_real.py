@@ -2,7 +2,6 @@
 floor, handwritten pages; and the letter-spaced text layer."""
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import subprocess

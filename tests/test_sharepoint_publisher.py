@@ -32,6 +32,7 @@ def test_make_publisher_builds_the_sharepoint_publisher(sp_config):
 def test_publish_files_the_document_with_its_columns(emulator, publisher, sp_config, tmp_path):
     pdf = pdf_file(tmp_path)
     doc = make_document()
+    doc.registration, doc.deadline = "2026-A-000042", "2026-04-23"
     result = publisher.publish(doc, pdf, sp_config.categories["routes"])
 
     name = "2026-03-12 Routes départementales - Dupont Jean.pdf"
@@ -44,6 +45,7 @@ def test_publish_files_the_document_with_its_columns(emulator, publisher, sp_con
         "Title": "in1-1", "Catégorie": "Routes départementales", "Confiance": 0.873, "Expéditeur": "Dupont Jean",
         "Date du courrier": "2026-03-10T00:00:00Z", "Date de réception": "2026-03-12T08:14:00Z",
         "Références": "RD 12; PR 4", "Urgent": True, "Pages": 2.0, "Empreinte SHA-256": "ab" * 32, "Lot": "in1",
+        "N° d'enregistrement": "2026-A-000042", "Date limite de traitement": "2026-04-23T00:00:00Z",
         "Identifiant": doc.uid}
     # Upload then columns in one ValidateUpdateListItem: a single version, as SharePoint counts them.
     assert stored.versions == 1

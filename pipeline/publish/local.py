@@ -51,6 +51,8 @@ def metadata_columns(doc: Document, category: Category) -> dict:
         "source_sha256": doc.source_sha256,
         "batch": doc.batch,
         "source": doc.source,
+        "registration": doc.registration,
+        "deadline": doc.deadline,
     }
 
 

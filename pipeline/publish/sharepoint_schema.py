@@ -30,6 +30,7 @@ EXPECTED_TYPES: dict[str, tuple[str, tuple[str, ...]]] = {
     "pages": ("Number", ("Number", "Integer", "Text")),
     "source_sha256": ("Text", ("Text", "Note")),
     "batch": ("Text", ("Text", "Note")),
+    "registration": ("Text", ("Text", "Note")), "deadline": ("DateTime", ("DateTime", "Text")),
     "uid": ("Text", ("Text",)),
 }
 OTHER_TEXT = ("Text", ("Text", "Note"))  # any other metadata field, e.g. "source" or "route_source"

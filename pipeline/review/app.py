@@ -36,6 +36,8 @@ from ..records import REVIEW, Document
 from ..store import Store
 from . import accounts, queries
 from .auth import COOKIE_NAME, ROLE_LABELS, ClientAddress, Session, Sessions, Throttle, verify_password
+from ..registration.acknowledgement import Acknowledger
+from ..registration.board import acknowledgement_label, registration_board
 from .previews import SAFE_ID, SIZES, PreviewUnavailable, page_image, prune
 
 log = logging.getLogger("mailroom.review")
@@ -87,8 +89,8 @@ def create_app(config: Config, store: Store | None = None, service=None) -> Fast
     https = config.review.public_url.startswith("https://")
     public_host = urlsplit(config.review.public_url).netloc
     templates = Jinja2Templates(directory=str(HERE / "templates"))
-    templates.env.filters.update(when=format_when, percent=format_percent, age=format_age, waited=format_waited, duration=format_duration,
-                                 deadline=format_deadline)
+    templates.env.filters.update(when=format_when, percent=format_percent, age=format_age, waited=format_waited,
+                                 duration=format_duration, deadline=format_deadline)
     app = FastAPI(title="mailroom — revue", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.config, app.state.store, app.state.sessions, app.state.throttle = config, store, sessions, throttle
     app.state.service = shared_service
@@ -210,9 +212,7 @@ def create_app(config: Config, store: Store | None = None, service=None) -> Fast
         if before is not None and not session.may_see(queries.categories_of(before)):
             raise HTTPException(404, "Ce document n'est pas (ou plus) dans la file d'attente.")
         yield
-        if before is None or before.state != REVIEW:
-            return
-        if not session.categories:
+        if before is None or before.state != REVIEW or not session.categories:
             return
         after = await run_in_threadpool(store.get_document, document_id)
         if after is not None and after.state != REVIEW and after.category and after.category not in session.categories:
@@ -358,7 +358,29 @@ def create_app(config: Config, store: Store | None = None, service=None) -> Fast
     def dashboard_page(request: Request, session: Session = Depends(current)) -> Response:
         board = queries.dashboard(config, store, scope=session.may_see, everything_visible=not session.categories,
                                   me=session.user)
-        return render(request, "dashboard.html", board=board, page="dashboard")
+        return render(request, "dashboard.html", board=board, page="dashboard",
+                      reg=registration_board(config, store), ack_label=acknowledgement_label)
+
+    @app.post("/documents/{document_id}/acknowledgement", dependencies=[Depends(csrf)])
+    async def acknowledgement(request: Request, document_id: str, session: Session = Depends(supervisor)) -> Response:
+        """Cancel or force the acknowledgement of a letter in review, or of a filed one before it goes."""
+        doc = store.get_document(document_id) if SAFE_ID.match(document_id) else None
+        if doc is None:
+            raise HTTPException(404, "Document inconnu.")
+        action = (await request.form()).get("action")
+        acknowledger = Acknowledger(config, store)
+        if action == "cancel":
+            done = await run_in_threadpool(acknowledger.cancel, doc.id, session.user)
+            message = "Accusé de réception annulé" if done else "Trop tard : l'accusé de réception est déjà parti"
+        elif action == "force":
+            done = await run_in_threadpool(acknowledger.force, doc.id, session.user)
+            message = ("Accusé de réception demandé" if done and done.acknowledgement.get("state") != "none" else
+                       "Impossible : l'accusé de réception est déjà parti ou la catégorie n'a pas de service")
+        else:
+            raise HTTPException(400, "Action inconnue.")
+        session.flash.append(f"{message} ({doc.registration or doc.id}).")
+        target = f"/documents/{quote(doc.id)}" if doc.state == "review" else "/dashboard"
+        return RedirectResponse(target, status_code=303)
 
     @app.get("/aide")
     def help_page(request: Request, session: Session = Depends(current)) -> Response:
@@ -441,7 +463,8 @@ def _document_context(config: Config, store: Store, doc: Document,
     position = [d.id for d in queue].index(doc.id) + 1 if doc.id in [d.id for d in queue] else None
     return {"doc": doc, "top": top, "proposed": proposed, "others": others, "previous": previous,
             "following": following, "position": position, "queue_length": len(queue),
-            "references": list(doc.fields.get("references") or [])}
+            "references": list(doc.fields.get("references") or []),
+            "transmission_bodies": list(config.transmission_bodies.values())}
 
 
 def _form_values(form) -> dict[str, Any]:
@@ -453,6 +476,7 @@ def _form_values(form) -> dict[str, Any]:
         "references": [{"kind": str(k)[:MAX_FIELD], "value": str(v)[:MAX_FIELD]}
                        for k, v in zip(form.getlist("ref_kind"), form.getlist("ref_value"))],
         "urgent": form.get("urgent") == "on",
+        "transmit_to": str(form.get("transmit_to", "")),
     }
 
 
@@ -492,6 +516,12 @@ def _decision_from_form(config: Config, doc: Document, form) -> tuple[str, dict[
         raise FormError(f"{MAX_REFERENCES} références au plus.")
     fields = dict(doc.fields) | {"sender": sender or None, "letter_date": letter_date or None,
                                  "references": references, "urgent": form.get("urgent") == "on"}
+    if config.categories[category].transmit:  # L114-2: to whom this letter is passed on
+        body = str(form.get("transmit_to", ""))
+        if body not in config.transmission_bodies:
+            raise FormError("Choisissez l'organisme compétent à qui transmettre ce courrier." if config.transmission_bodies
+                            else "Aucun organisme n'est configuré pour les transmissions ([transmission.bodies]).")
+        fields["transmitted_to"] = body
     return category, fields
 
 

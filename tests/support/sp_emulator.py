@@ -131,6 +131,7 @@ def french_columns(labels: tuple[str, ...] = ()) -> list[Field]:
         Field("Références", "Note"), Field("Urgent", "Text", internal="UrgentLegacy", hidden=True),
         Field("Urgent", "Boolean"), Field("Pages", "Number"),
         Field("Empreinte SHA-256", "Text"), Field("Lot", "Text"),
+        Field("N° d'enregistrement", "Text"), Field("Date limite de traitement", "DateTime", date_only=True),
         Field("Identifiant", "Text", indexed=True, unique=True),
         Field("Réorienter vers", "Choice", choices=list(labels), indexed=True),
         Field("Remarque mailroom", "Note"),

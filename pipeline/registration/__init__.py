@@ -1,0 +1,1 @@
+"""Registration of incoming mail: numbers, processing deadlines, acknowledgements of receipt, the register."""

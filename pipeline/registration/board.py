@@ -1,0 +1,55 @@
+"""What the review app shows about registration: deadlines close or passed, acknowledgements not sent yet."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from ..config import Config
+from ..records import DUPLICATE, PUBLISHED, QUARANTINED, REJECTED, Document
+from ..store import Store
+from .deadlines import calendar_for
+
+SOON_WORKING_DAYS = 5
+ACK_LABELS = {"pending": "prévu", "failed": "en échec, nouvel essai prévu", "unconfirmed": "envoi interrompu, à vérifier",
+              "cancelled": "annulé", "sent": "envoyé par courriel", "batched": "dans le lot papier du jour",
+              "sending": "en cours d'envoi", "none": "aucun",
+              "transmitted": "sans objet : transmis à l'autorité compétente"}
+
+
+@dataclass
+class RegistrationBoard:
+    overdue: list[Document] = field(default_factory=list)
+    due_soon: list[Document] = field(default_factory=list)       # within SOON_WORKING_DAYS working days
+    acknowledgements: list[Document] = field(default_factory=list)  # filed, acknowledgement not gone yet
+
+
+def registration_board(config: Config, store: Store, today: date | None = None, limit: int = 100) -> RegistrationBoard:
+    """mailroom does not know when a service has answered (that happens in the agents' tools), so every letter
+    with a deadline counts, rejected ones and duplicates excepted; the page says so."""
+    today = today or date.today()
+    calendar = calendar_for(config)
+    board = RegistrationBoard()
+    for doc in store.documents():
+        if doc.state in (REJECTED, DUPLICATE, QUARANTINED):
+            continue
+        if doc.deadline:
+            deadline = date.fromisoformat(doc.deadline)
+            if deadline < today:
+                board.overdue.append(doc)
+            elif calendar.working_days_between(today, deadline) <= SOON_WORKING_DAYS:
+                board.due_soon.append(doc)
+        if doc.state == PUBLISHED and doc.acknowledgement.get("state") in ("pending", "failed", "unconfirmed"):
+            board.acknowledgements.append(doc)
+    board.overdue.sort(key=lambda d: d.deadline)
+    board.due_soon.sort(key=lambda d: (not d.fields.get("urgent"), d.deadline))
+    board.overdue, board.due_soon = board.overdue[:limit], board.due_soon[:limit]
+    return board
+
+
+def acknowledgement_label(doc: Document) -> str:
+    ack = doc.acknowledgement or {}
+    state = ack.get("state") or "none"
+    text = ACK_LABELS.get(state, state)
+    if state in ("pending", "failed") and ack.get("channel") in ("email", "paper"):
+        text += " — " + (f"courriel à {ack.get('to')}" if ack["channel"] == "email" else "courrier papier")
+    return text
