@@ -423,12 +423,10 @@ class SharePointPublisher:
         if library.force_checkout:
             remote.checked_out = True  # whatever the answer said; check_in copes with "not checked out"
         self.check_in(remote)
-        if library.minor_versions and not library.force_checkout:
-            state = self.connection.run(f"reading {remote.name}",
-                                        lambda ctx: ctx.web.get_file_by_id(remote.unique_id).get())
-            if int(state.properties.get("MinorVersion") or 0) > 0:
-                self.connection.run(f"publishing {remote.name} as a major version",
-                                    lambda ctx: ctx.web.get_file_by_id(remote.unique_id).publish(CHECKIN_COMMENT))
+        if library.minor_versions and not library.force_checkout and remote.minor > 0:  # a 0.1 draft
+            self.connection.run(f"publishing {remote.name} as a major version",
+                                lambda ctx: ctx.web.get_file_by_id(remote.unique_id).publish(CHECKIN_COMMENT))
+            remote.minor = 0
         if not library.moderation:
             return False
         item = self.connection.run(f"reading the approval status of {remote.name}",
