@@ -181,7 +181,7 @@ def test_stages_take_a_letter_to_the_library_once_with_its_uid_and_the_published
     doc = stages.advance(doc, ctx)
     assert doc.state == D.PUBLISHED
     kinds = [e.kind for e in store.events(document_id=doc.id)]
-    assert kinds == ["ocr-done", "classified", "routed", "published"]
+    assert kinds == ["registered", "ocr-done", "classified", "routed", "published"]
     published = store.events(document_id=doc.id, kind="published")[0].details
     library_file = Path(doc.destination)
     assert published["pdf_sha256"] == hashlib.sha256(library_file.read_bytes()).hexdigest() == doc.pdf_sha256
