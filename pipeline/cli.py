@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 from . import __version__
-from .config import Config, load_config, to_toml_dict
+from .config import Config, load_config, redact_url, to_toml_dict
 from .coordinator import Coordinator
 from .errors import ExitCode, MailroomError
 from .records import DUPLICATE, FINAL_STATES, PUBLISH_FAILED, PUBLISHED, QUARANTINED, REVIEW, Document, InputState
@@ -199,6 +199,8 @@ def run_service(config: Config, stop: threading.Event, with_review: bool) -> int
     watcher.start()
     from .trace.service import TraceService
     trace = TraceService(config, store)  # timestamps due again, daily seal, nightly verify, old work/ files
+    from .publish.redirect import RedirectPoller
+    redirects = RedirectPoller(config, store, service.publisher)  # « Réorienter vers » set by agents
     inboxes = ", ".join(str(inbox.path) for inbox in config.all_inboxes())
     log.info("watching %s (home %s)", inboxes, config.home)
     last_retry = time.monotonic()
@@ -217,6 +219,7 @@ def run_service(config: Config, stop: threading.Event, with_review: bool) -> int
                     pipeline.submit(row.id)
             if not pipeline.busy:
                 trace.tick()
+                redirects.tick()
     finally:
         watcher.stop()
         service.close(wait=True)
@@ -285,12 +288,14 @@ def queue_status(config: Config) -> dict | None:
 
 
 def cmd_status(config: Config, args) -> int:
+    from .publish.sharepoint_commands import sharepoint_lines, sharepoint_status
     from .trace.report import status_lines, trace_status
 
     store = open_store(config)
     data = status_data(store)
     data["queue"] = queue_status(config)
     data["trace"] = trace_status(config, store)
+    data["sharepoint"] = sharepoint_status(config)
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return 0
@@ -301,7 +306,7 @@ def cmd_status(config: Config, args) -> int:
           else "Oldest waiting: nothing is waiting")
     queue = data["queue"]
     if queue is not None and not queue["available"]:
-        print(f"Queue: « file d'attente indisponible » ({config.runner.broker_url}: {queue['error']})")
+        print(f"Queue: « file d'attente indisponible » ({redact_url(config.runner.broker_url)}: {queue['error']})")
     elif queue is not None:
         print(f"Queue: {config.runner.queue}, {queue['queued']} page(s) waiting; "
               f"{len(queue['workers'])} live worker(s)" + (":" if queue["workers"] else ""))
@@ -311,6 +316,8 @@ def cmd_status(config: Config, args) -> int:
         print(f"Quarantined ({len(data['quarantined'])}):")
         for item in data["quarantined"]:
             print(f"  {item['id']}  {item['source']}: {item['reason']}")
+    for line in sharepoint_lines(data["sharepoint"]):
+        print(line)
     if data["publish_failed"]:
         print(f"Failed publications ({len(data['publish_failed'])}):")
         for item in data["publish_failed"]:
@@ -409,7 +416,7 @@ def doctor_checks(config: Config) -> list[tuple[bool, str, str]]:
                    (": " + "; ".join(problems) if problems else ""), "see the problems above"))
     queue = queue_status(config)
     if queue is not None:
-        checks.append((queue["available"], f"Redis queue {config.runner.broker_url}" +
+        checks.append((queue["available"], f"Redis queue {redact_url(config.runner.broker_url)}" +
                        (f" ({queue['error']})" if queue["error"] else f", {len(queue['workers'])} live worker(s)"),
                        "start redis-server, check [runner] broker_url and $" + config.runner.password_env))
     from .trace.report import doctor_check

@@ -598,4 +598,11 @@ def to_toml_dict(config: Config) -> dict:
     for key in list(data["trace"]):
         if "password" in key and not key.endswith("_env") and data["trace"][key]:
             data["trace"][key] = "***"
+    for key in ("broker_url", "result_backend"):
+        data["runner"][key] = redact_url(data["runner"][key])
     return data
+
+
+def redact_url(url: str) -> str:
+    """A URL with its password (if one was written in it) masked, for display."""
+    return re.sub(r"^([a-z+]+://[^:/@]*:)[^@]+@", r"\1***@", url)

@@ -60,6 +60,7 @@ DOCUMENT_TRANSITIONS: dict[tuple[DocumentState, DocumentState], frozenset[str]] 
     (_D.ROUTED, _D.PUBLISH_FAILED): frozenset({"publish-failed"}),
     (_D.PUBLISH_FAILED, _D.PUBLISHED): frozenset({"published"}),
     (_D.PUBLISH_FAILED, _D.PUBLISH_FAILED): frozenset({"publish-failed"}),
+    (_D.PUBLISHED, _D.PUBLISHED): frozenset({"redirected"}),  # an agent sent it on to another category
     # repeated internal errors stop a document wherever it is, and `mailroom retry` resumes it there
     **{(state, _D.QUARANTINED): frozenset({"quarantined"})
        for state in (_D.SPLIT, _D.OCR_DONE, _D.CLASSIFIED, _D.ROUTED, _D.PUBLISH_FAILED)},

@@ -20,7 +20,7 @@ from pipeline import stages
 from pipeline.config import load_config
 from pipeline.coordinator import Coordinator
 from pipeline.decisions import Decisions
-from pipeline.errors import WorkerLost
+from pipeline.errors import BadInput, DecisionError, PublishError, WorkerLost
 from pipeline.executor import LocalExecutor, split_task
 from pipeline.ocr import PageOcr
 from pipeline.publish.local import LocalPublisher
@@ -393,3 +393,19 @@ def test_workers_end_by_themselves_after_kill_9_of_the_coordinator(home, tmp_pat
     finally:
         for pid in session_processes(session):  # never leave a process behind, even when the test fails
             os.kill(pid, signal.SIGKILL)
+
+
+# -- errors become exit codes in one place ------------------------------------------------------------------
+
+@pytest.mark.parametrize("raised, code", [(KeyboardInterrupt(), 130), (DecisionError("refus", code="x"), 1),
+                                          (PublishError("cible absente"), 3), (BadInput("fichier vide"), 3)])
+def test_main_turns_errors_into_exit_codes_without_a_traceback(home, monkeypatch, capsys, raised, code):
+    from pipeline import cli
+
+    def failing(config, args):
+        raise raised
+
+    monkeypatch.setattr(cli, "cmd_status", failing)
+    assert cli.main(["--home", str(home), "status"]) == code
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and (code == 130 or str(raised) in err)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import sqlite3
 import types
 
@@ -242,6 +243,8 @@ def test_admin_manages_accounts_from_the_web(setup, client):
             assert nina.get("/queue", follow_redirects=False).status_code == 303  # new password: logged out
         user = setup.store.get_user("nina")
         assert user["role"] == "viewer" and user["categories"] == []
+        edit = admin.get("/admin/comptes?modifier=sophie").text
+        assert "Modifier le compte sophie" in edit and re.search(r'value="enfance-famille"\s+checked', edit)
         assert admin.post("/admin/comptes", data={"csrf": token, "name": "alain", "role": "supervisor"}
                           ).status_code == 400  # an admin does not demote themself
         assert [e.details["user"] for e in setup.store.events(kind="user-added")][-1] == "nina"

@@ -198,3 +198,40 @@ def test_ratelimit_headers_pause_the_connection(emulator, tmp_path):
     publisher.publish(make_document(), pdf(tmp_path, "1.pdf"), config.categories["routes"])
     assert clock.sleeps and all(s == pytest.approx(3, abs=0.01) for s in clock.sleeps)
     assert len(emulator.files_in("Routes")) == 1
+
+
+def test_check_creates_the_columns_then_the_probe_reads_them_back(tmp_path, monkeypatch, capsys):
+    import argparse
+
+    from pipeline.publish.sharepoint_commands import run_check
+    from tests.support.sp_emulator import Field
+
+    server = SharePointEmulator().start()
+    try:
+        default_libraries(server, force_checkout=("Factures",))
+        for library in server.libraries.values():   # a site set up before uids and redirections existed
+            library.fields = [f for f in library.fields if f.title not in ("Réorienter vers", "Remarque mailroom")]
+            identity = next(f for f in library.fields if f.title == "Identifiant")
+            identity.indexed = identity.unique = False
+        del server.libraries["routes"].fields[-1]  # « Identifiant » missing altogether in one library
+        server.seed("Colleges", f"Courrier entrant/{__import__('datetime').date.today():%Y/%m}", 4100)
+        monkeypatch.setenv("MAILROOM_SHAREPOINT_TOKEN", "test-token")
+        config = home_config(tmp_path, "a", server)
+        assert run_check(config, argparse.Namespace(create_columns=False, probe=False)) == 1
+        out = capsys.readouterr().out
+        assert "créez la colonne « Identifiant »" in out and "doit être indexée" in out
+
+        assert run_check(config, argparse.Namespace(create_columns=True, probe=True)) == 0
+        out = capsys.readouterr().out
+        assert "colonne « Identifiant » créée (indexée, valeurs uniques)" in out
+        assert "colonne « Identifiant » indexée, valeurs uniques exigées" in out
+        assert "colonne « Réorienter vers » créée (indexée)" in out
+        assert "Europe/Paris" in out and "contient 4100 éléments" in out
+        assert "ÉCART" not in out and out.count("OK  « Date de réception »") == len(server.libraries)
+        routes = server.libraries["routes"]
+        redirect = next(f for f in routes.fields if f.title == "Réorienter vers")
+        assert redirect.type == "Choice" and "Collèges" in redirect.choices and redirect.indexed
+        assert next(f for f in routes.fields if f.title == "Identifiant").unique
+        assert all(server.files_in(t.title) == [] for t in server.libraries.values() if t.title != "Colleges")
+    finally:
+        server.stop()

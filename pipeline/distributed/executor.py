@@ -16,12 +16,16 @@ validation (the file opens, its page count, no password, poppler reads it) runs
 here on the coordinator, where the file is; each page is then looked at by a
 worker (codes, blankness: ``analyse_page``, one page per message), and the
 documents are planned here from the pages' kinds with the same rules
-(``split.plan_from_kinds``). Task ids are the keys the coordinator gives
-(``L000012:split:3``, ``{uid}:{page}``): a page given twice is stored under one
-key and completes its future once.
+(``split.plan_from_kinds``). Task ids are idempotency keys: ``{uid}:{page}``
+for OCR (the key the coordinator gives), ``split:{file sha256}:{settings}:{page}``
+for the look at a page (input ids are per installation, and installations may
+share one Redis): a page given twice is stored under one key and completes its
+future once.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import threading
 import time
@@ -33,6 +37,7 @@ from celery import states
 
 from ..config import Config
 from ..errors import BadInput, MailroomError
+from ..files import sha256_file
 from ..ingest import Source, open_source
 from ..split import CONTENT, PageKind, needs_raster, parse_mode, plan_from_kinds
 from . import transport
@@ -67,12 +72,14 @@ def _settle(future: Future, value=None, error: BaseException | None = None) -> N
 
 
 class _Pending:
-    """The futures waiting for one task id (the same key submitted twice runs once, completes both)."""
+    """The futures waiting for one task id (the same key submitted twice runs once, completes both),
+    and how to publish the task again (the page is cut out again: nothing big is kept in memory)."""
 
-    __slots__ = ("waiters",)
+    __slots__ = ("waiters", "name", "arguments")
 
-    def __init__(self, future: Future, read):
+    def __init__(self, future: Future, read, name: str, arguments):
         self.waiters = [(future, read)]
+        self.name, self.arguments = name, arguments
 
     def cancelled(self) -> bool:
         return all(future.cancelled() for future, _ in self.waiters)
@@ -148,11 +155,17 @@ class CeleryExecutor:
                                                       range(1, source.page_count + 1)), mode)))
             return
         config_message = self._message_config(config)
+        # Input ids (L000012) are per installation; installations may share one Redis: the pages'
+        # task ids name the file's content and the settings that read it instead.
+        settings = hashlib.sha256(json.dumps(config_message, sort_keys=True).encode()).hexdigest()[:12]
+        prefix = f"split:{sha256_file(Path(path))[:24]}:{settings}"
         kinds: dict[int, PageKind | BaseException] = {}
         remaining = [source.page_count]
         lock = threading.Lock()
 
         def page_done(page: int, child: Future) -> None:
+            if child.cancelled():  # shutting down
+                return
             with lock:
                 kinds[page] = child.exception() or child.result()
                 remaining[0] -= 1
@@ -170,7 +183,7 @@ class CeleryExecutor:
                 return
             child: Future = Future()
             child.add_done_callback(lambda done, page=page: page_done(page, done))
-            self._send(child, f"{key}:split:{page}", ANALYSE_PAGE,
+            self._send(child, f"{prefix}:{page}", ANALYSE_PAGE,
                        lambda: [transport.page_message(source, page, self._limit), config_message, with_codes],
                        transport.read_kind)
 
@@ -196,7 +209,7 @@ class CeleryExecutor:
                 if meta and not (meta["status"] == states.SUCCESS and "failure" not in (meta["result"] or {})):
                     self.app.backend.delete(self._meta_key(task_id))  # an earlier failure: this is a new attempt
                 with self._lock:
-                    self._pending.setdefault(task_id, _Pending(future, read))
+                    self._pending.setdefault(task_id, _Pending(future, read, name, arguments))
                 if meta and meta["status"] == states.SUCCESS and "failure" not in (meta["result"] or {}):
                     return  # computed before (the coordinator restarted): the collector takes it as is
                 self.app.send_task(name, args=args, task_id=task_id, queue=self.config.runner.queue,
@@ -280,7 +293,36 @@ class CeleryExecutor:
     def _up(self) -> None:
         if not self.available:
             log.warning("file d'attente de nouveau disponible : envoi repris")
+            self._jobs.put((self._recover, (Future(),)))
         self.available, self.last_error = True, None
+
+    def _recover(self, _: Future) -> None:
+        """After an outage: publish again the tasks Redis no longer holds (restarted without its data).
+
+        A task is held while its message waits in the queue, is unacknowledged in a
+        worker's hands, or has its result stored; any other pending task was lost with
+        Redis's memory. Publishing one twice costs a page's work, never a second effect.
+        """
+        with self._lock:
+            pending = dict(self._pending)
+        if not pending:
+            return
+        client = self.app.backend.client
+        broker = self.app.connection_for_write()
+        try:
+            redis = broker.default_channel.client
+            held = redis.lrange(self.config.runner.queue, 0, -1) + list(redis.hvals("unacked"))
+        finally:
+            broker.release()
+        present = {json.loads(raw)[0]["headers"]["id"] if raw.startswith(b"[") else json.loads(raw)["headers"]["id"]
+                   for raw in held}
+        stored = client.mget([self._meta_key(task_id) for task_id in pending])
+        for (task_id, item), result in zip(pending.items(), stored):
+            if task_id in present or result is not None:
+                continue
+            log.warning("%s: lost with the queue, sent again", task_id)
+            self.app.send_task(item.name, args=item.arguments(), task_id=task_id, queue=self.config.runner.queue,
+                               retry=False)
 
     @property
     def pending(self) -> int:

@@ -19,7 +19,7 @@ from celery import states
 
 from ..errors import BadInput
 from . import transport
-from .app import ANALYSE_PAGE, OCR_PAGE
+from .app import ANALYSE_PAGE, BROKER_ERRORS, OCR_PAGE
 
 log = logging.getLogger("mailroom.worker")
 SCRATCH: Path | None = None  # set by `mailroom worker` to its own work folder
@@ -46,7 +46,10 @@ def _attempt(task, page: int):
     try:
         yield
     finally:
-        client.decr(key)
+        try:
+            client.decr(key)
+        except BROKER_ERRORS as error:  # Redis away at this very moment: counted as one loss, no more
+            log.warning("%s: could not record the end of the attempt (%s)", task.request.id, error)
 
 
 class _Poison(Exception):

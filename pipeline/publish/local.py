@@ -11,12 +11,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 
 from ..config import Category, Config
 from ..records import Document, PublishResult
 from ..files import sha256_file, write_atomically
 from . import PublishError, document_title, folder_for, safe_name
+
+REDIRECT_SUFFIX = ".reorienter"
+
+
+def owner(uid: int) -> str:
+    """The account that wrote a file (who asked for a redirection)."""
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
 
 
 def metadata_columns(doc: Document, category: Category) -> dict:
@@ -91,6 +104,41 @@ class LocalPublisher:
         except OSError as error:
             raise PublishError(f"cannot write to the library folder {folder}: {error}") from error
         return PublishResult(destination=str(target))
+
+    # -- an agent sends a letter on: `<file>.pdf.reorienter` holds a category id (see redirect.py)
+    def redirect_requests(self) -> list:
+        from .redirect import RedirectRequest
+
+        found = []
+        for note in sorted(self.root.rglob(f"*.pdf{REDIRECT_SUFFIX}")):
+            pdf = note.with_name(note.name[:-len(REDIRECT_SUFFIX)])
+            try:
+                meta = json.loads(self._sidecar(pdf).read_text(encoding="utf-8"))
+                value, stat = note.read_text(encoding="utf-8").strip(), note.stat()
+            except (OSError, ValueError):
+                continue
+            found.append(RedirectRequest(str(meta.get("uid") or ""), value, owner(stat.st_uid),
+                                         datetime.fromtimestamp(stat.st_mtime, timezone.utc).isoformat(), str(pdf),
+                                         note))
+        return found
+
+    def refuse_redirect(self, request, note: str) -> None:
+        sidecar = self._sidecar(Path(request.location))
+        meta = json.loads(sidecar.read_text(encoding="utf-8")) | {"redirect_note": note}
+        write_atomically(sidecar, json.dumps(meta, ensure_ascii=False, indent=2).encode())
+        request.handle.unlink(missing_ok=True)
+
+    def clear_redirect(self, request) -> None:
+        request.handle.unlink(missing_ok=True)
+
+    def drop_redirected(self, request) -> None:
+        """The old copy, then its sidecar, then the request: a crash in between is finished next time."""
+        pdf = Path(request.location)
+        for path in (pdf, self._sidecar(pdf), request.handle):
+            path.unlink(missing_ok=True)
+
+    def fetch_content(self, destination: str) -> bytes:
+        return Path(destination).read_bytes()
 
     def check(self) -> list[str]:
         try:

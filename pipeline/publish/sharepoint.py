@@ -181,6 +181,7 @@ class SharePointPublisher:
         self._libraries: dict[str, Library] = {}
         self._folders: set[str] = set()
         self._regional: Regional | None = None
+        self._users: dict = {}
 
     # ------------------------------------------------------------ discovery
     def _known_keys(self) -> set[str]:
@@ -422,12 +423,10 @@ class SharePointPublisher:
         if library.force_checkout:
             remote.checked_out = True  # whatever the answer said; check_in copes with "not checked out"
         self.check_in(remote)
-        if library.minor_versions and not library.force_checkout:
-            state = self.connection.run(f"reading {remote.name}",
-                                        lambda ctx: ctx.web.get_file_by_id(remote.unique_id).get())
-            if int(state.properties.get("MinorVersion") or 0) > 0:
-                self.connection.run(f"publishing {remote.name} as a major version",
-                                    lambda ctx: ctx.web.get_file_by_id(remote.unique_id).publish(CHECKIN_COMMENT))
+        if library.minor_versions and not library.force_checkout and remote.minor > 0:  # a 0.1 draft
+            self.connection.run(f"publishing {remote.name} as a major version",
+                                lambda ctx: ctx.web.get_file_by_id(remote.unique_id).publish(CHECKIN_COMMENT))
+            remote.minor = 0
         if not library.moderation:
             return False
         item = self.connection.run(f"reading the approval status of {remote.name}",
@@ -487,6 +486,72 @@ class SharePointPublisher:
         if waiting:
             self.approvals.add(remote.url)
         return result
+
+    # ------------------------------------------------------------ redirections (see redirect.py)
+    def redirect_requests(self) -> list:
+        """Files whose « Réorienter vers » an agent set: one indexed CAML query per library."""
+        from .redirect import RedirectRequest
+
+        found = []
+        with self._lock:
+            for title in sorted({c.library for c in self.config.categories.values()}):
+                library = self.library(title)
+                if library.problems or library.redirect is None:
+                    continue
+                column, uid_column = library.redirect.internal, library.columns["uid"].internal
+                view = (f"<View Scope='RecursiveAll'><Query><Where><IsNotNull><FieldRef Name='{column}'/>"
+                        f"</IsNotNull></Where></Query><RowLimit>100</RowLimit></View>")
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)
+                    items = self.connection.run(
+                        f"looking for redirections in « {title} »",
+                        lambda ctx: ctx.web.lists.get_by_title(title).get_items(CamlQuery(ViewXml=view)))
+                for item in items:
+                    p = dict(item.properties)
+                    value = p.get(entity_name(column))
+                    if not value:
+                        continue
+                    remote = self.file_of(library, p)
+                    found.append(RedirectRequest(str(p.get(entity_name(uid_column)) or ""), str(value),
+                                                 self.user_name(p.get("EditorId")), str(p.get("Modified") or ""),
+                                                 self.absolute_url(remote.url), (library, remote)))
+        return found
+
+    def user_name(self, user_id) -> str:
+        if user_id in (None, ""):
+            return "inconnu"
+        if user_id not in self._users:
+            user = self.connection.run(f"reading user {user_id}", lambda ctx: ctx.web.get_user_by_id(int(user_id)).get())
+            self._users[user_id] = str(user.properties.get("Title") or user.properties.get("LoginName") or user_id)
+        return self._users[user_id]
+
+    def _update_item(self, library: Library, remote: RemoteFile, values: dict[str, str]) -> None:
+        """Change columns of a checked-in file (checked out and in again where the library demands it)."""
+        if library.force_checkout:
+            self.connection.run(f"checking out {remote.name}",
+                                lambda ctx: ctx.web.get_file_by_id(remote.unique_id).checkout())
+            remote.checked_out = True
+        self.set_columns(remote, values, library)
+        self.check_in(remote)
+
+    def refuse_redirect(self, request, note: str) -> None:
+        library, remote = request.handle
+        values = {library.redirect.internal: ""}
+        if library.redirect_note is not None:
+            values[library.redirect_note.internal] = note
+        with self._lock:
+            self._update_item(library, remote, values)
+
+    def clear_redirect(self, request) -> None:
+        library, remote = request.handle
+        with self._lock:
+            self._update_item(library, remote, {library.redirect.internal: ""})
+
+    def drop_redirected(self, request) -> None:
+        """The old copy goes to the site's recycle bin (an administrator can still restore it)."""
+        _, remote = request.handle
+        with self._lock:
+            self.connection.run(f"recycling {remote.url}", lambda ctx: ctx.web.get_file_by_id(remote.unique_id).recycle())
 
     def refresh_approvals(self) -> int:
         """Forget the files an approver has approved since; the number still waiting."""

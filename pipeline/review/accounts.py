@@ -62,8 +62,11 @@ def register(app: FastAPI, current: Callable, csrf: Callable) -> None:
 
     # -- accounts (admins) ------------------------------------------------------------------------
     @app.get("/admin/comptes")
-    def accounts_page(request: Request, session: Session = Depends(admin)) -> Response:
-        return render(request, "accounts.html", page="accounts", users=store.users(), errors=[], values={})
+    def accounts_page(request: Request, modifier: str = "", session: Session = Depends(admin)) -> Response:
+        user = store.get_user(modifier) if modifier and USER_NAME.match(modifier) else None
+        values = {"name": user["name"], "role": user["role"], "categories": user["categories"],
+                  "existing": True} if user else {}
+        return render(request, "accounts.html", page="accounts", users=store.users(), errors=[], values=values)
 
     @app.post("/admin/comptes", dependencies=[Depends(csrf)])
     async def save_account(request: Request, session: Session = Depends(admin)) -> Response:

@@ -89,8 +89,8 @@ def create_app(config: Config, store: Store | None = None, service=None) -> Fast
     https = config.review.public_url.startswith("https://")
     public_host = urlsplit(config.review.public_url).netloc
     templates = Jinja2Templates(directory=str(HERE / "templates"))
-    templates.env.filters.update(when=format_when, percent=format_percent, age=format_age, waited=format_waited, duration=format_duration,
-                                 deadline=format_deadline)
+    templates.env.filters.update(when=format_when, percent=format_percent, age=format_age, waited=format_waited,
+                                 duration=format_duration, deadline=format_deadline)
     app = FastAPI(title="mailroom — revue", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.config, app.state.store, app.state.sessions, app.state.throttle = config, store, sessions, throttle
     app.state.service = shared_service
@@ -212,9 +212,7 @@ def create_app(config: Config, store: Store | None = None, service=None) -> Fast
         if before is not None and not session.may_see(queries.categories_of(before)):
             raise HTTPException(404, "Ce document n'est pas (ou plus) dans la file d'attente.")
         yield
-        if before is None or before.state != REVIEW:
-            return
-        if not session.categories:
+        if before is None or before.state != REVIEW or not session.categories:
             return
         after = await run_in_threadpool(store.get_document, document_id)
         if after is not None and after.state != REVIEW and after.category and after.category not in session.categories:

@@ -41,10 +41,11 @@ def require_redis_server() -> str:
 
 
 class RedisServer:
-    """redis-server on 127.0.0.1, persisting to an append-only file so that a restart keeps the queue."""
+    """redis-server on 127.0.0.1; ``persist``: an append-only file, so that a restart keeps the queue."""
 
-    def __init__(self, folder: Path, port: int | None = None):
+    def __init__(self, folder: Path, port: int | None = None, persist: bool = True):
         self.folder = folder
+        self.persist = persist
         self.port = port or free_port()
         self.process: subprocess.Popen | None = None
         folder.mkdir(parents=True, exist_ok=True)
@@ -58,7 +59,7 @@ class RedisServer:
         self.log = open(self.folder / "redis.log", "ab")
         self.process = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder), "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "yes"],
+             "--appendonly", "yes" if self.persist else "no", "--appendfsync", "always", "--protected-mode", "yes"],
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
@@ -94,7 +95,7 @@ class Worker:
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def wait_ready(self, timeout: float = 60) -> "Worker":
+    def wait_ready(self, timeout: float = 180) -> "Worker":
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if " ready." in self.output():
@@ -188,7 +189,7 @@ def start_process(home: Path, *paths: Path) -> subprocess.Popen:
                             env=_env())
 
 
-def finish_process(process: subprocess.Popen, home: Path, timeout: float = 300) -> list[dict]:
+def finish_process(process: subprocess.Popen, home: Path, timeout: float = 500) -> list[dict]:
     import json
 
     try:

@@ -19,18 +19,19 @@ import json
 import re
 import secrets
 import socket
-import ssl
 import xml.etree.ElementTree as ET
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from .tls import serve, stop
 
 JSON_VERBOSE = "application/json;odata=verbose;charset=utf-8"
 DIGEST_INVALID = "-2130575251, Microsoft.SharePoint.SPException"
@@ -302,6 +303,7 @@ class SharePointEmulator:
         self.accepts_dates_in_utc = True  # False: SharePoint Server 2016, which refuses the parameter
         self.list_view_threshold = LIST_VIEW_THRESHOLD
         self.rate_limit: dict[str, str] = {}  # RateLimit-* headers added to every successful answer
+        self.users: dict[int, str] = {1073741823: "mailroom (application)"}
         self.digest_lifetime = digest_lifetime
         self.lock = threading.RLock()
         self.libraries: dict[str, Library] = {}
@@ -338,22 +340,13 @@ class SharePointEmulator:
             pass
 
         Handler.emulator = emulator
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.scheme = "http"
-        if tls is not None:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(*tls)
-            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-            self.scheme = "https"
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+        self._server = serve(Handler, tls)
+        self.scheme = "https" if tls is not None else "http"
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        stop(self._server)
+        self._server = None
 
     @property
     def origin(self) -> str:
@@ -433,7 +426,8 @@ class SharePointEmulator:
         with self.lock:
             f = next(f for f in file.library.fields if f.title == title)
             file.values[f.internal] = value
-            file.editor, file.editor_id = editor, 12
+            file.editor_id = next((i for i, n in self.users.items() if n == editor), 11 + len(self.users))
+            file.editor, self.users[file.editor_id] = editor, editor
             file.modified = now_iso()
             file.versions += 1
 
@@ -658,6 +652,12 @@ class SharePointEmulator:
             elif kind == "web" and name == "getfilebyserverrelativeurl":
                 path = str(args[0] if args else named.get("serverrelativeurl", ""))
                 target = ("file", self.file_at(path))
+            elif kind == "web" and name == "getuserbyid":
+                name_ = self.users.get(int(args[0]))
+                if name_ is None:
+                    raise SharePointError(404, "-2146232832, Microsoft.SharePoint.SPException", "User cannot be found.")
+                return 200, {"d": {"__metadata": {"type": "SP.User"}, "Id": int(args[0]), "Title": name_,
+                                   "LoginName": f"i:0#.f|membership|{name_.lower().replace(' ', '.')}@cd.fr"}}, {}
             elif kind == "web" and name == "getfilebyid":
                 target = ("file", self.file_by_id(str(args[0])))
             elif kind == "folder" and name == "folders":
@@ -833,8 +833,12 @@ class SharePointEmulator:
             if file.library.moderation:
                 file.moderation = 2
             return 200, {"d": {"Publish": None}}, {}
+        if name == "checkout":
+            if file.checked_out:
+                raise SharePointError(423, CHECKOUT, f"The file \"{file.path}\" is checked out for editing.")
+            file.checked_out = True
+            return 200, {"d": {"CheckOut": None}}, {}
         if name == "recycle":
-            self.require_writable(file)
             del self.files[file.path.lower()]
             return 200, {"d": {"Recycle": str(uuid.uuid4())}}, {}
         raise SharePointError(400, BAD_QUERY, f"File operation '{name}' is not modelled.")
