@@ -467,7 +467,7 @@ class SharePointPublisher:
                 return self._result(found, waiting, already_there=True)
             folder_url = self.ensure_folder(library, folder_for(doc, category))
             values = form_values(library, metadata_columns(doc, category) | {"uid": uid}, self.regional())
-            target = self._unfinished(uid, library)
+            target = self._unfinished(uid, library, folder_url)
             if target is not None:
                 target = self.upload(folder_url, target.name, data, overwrite=True)
             else:
@@ -562,11 +562,12 @@ class SharePointPublisher:
                 self.approvals.discard(url)
         return len(self.approvals.all())
 
-    def _unfinished(self, uid: str, library: Library) -> RemoteFile | None:
-        """The file an interrupted attempt uploaded (noted before its first byte) and left without a uid."""
+    def _unfinished(self, uid: str, library: Library, folder_url: str) -> RemoteFile | None:
+        """The file an interrupted attempt uploaded (noted before its first byte) into this folder and
+        left without a uid."""
         noted = self.pending.get(uid)
-        if not noted:
-            return None
+        if not noted or noted.rsplit("/", 1)[0].lower() != folder_url.lower():
+            return None  # nothing noted, or for another folder (the letter was routed elsewhere since)
         there = self.file_at(noted)
         if there is None or there.fields.get(entity_name(library.columns["uid"].internal)):
             return None  # never uploaded, or someone else's since
