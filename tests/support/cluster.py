@@ -95,7 +95,7 @@ class Worker:
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def wait_ready(self, timeout: float = 60) -> "Worker":
+    def wait_ready(self, timeout: float = 180) -> "Worker":
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if " ready." in self.output():
@@ -189,7 +189,7 @@ def start_process(home: Path, *paths: Path) -> subprocess.Popen:
                             env=_env())
 
 
-def finish_process(process: subprocess.Popen, home: Path, timeout: float = 300) -> list[dict]:
+def finish_process(process: subprocess.Popen, home: Path, timeout: float = 500) -> list[dict]:
     import json
 
     try:
