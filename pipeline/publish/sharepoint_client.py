@@ -313,10 +313,13 @@ class SharePointConnection:
                 self.reset()
                 raise
             except ClientRequestException as error:
-                # ClientContext.clear() would also drop auth and transport: rebuild instead.
-                self.reset()
                 response = getattr(error, "response", None)
                 status = getattr(response, "status_code", None)
+                # What is left in the queue would be replayed, and a new token or digest needs a new
+                # context (ClientContext.clear() would also drop auth and transport): rebuild then.
+                # A plain refusal (400, 404, 409) with nothing left queued keeps the context and its digest.
+                if status not in (400, 404, 409) or context.has_pending_request:
+                    self.reset()
                 last = describe(error)
                 delay = 0.0
                 if status == 401 and not renewed_token:
