@@ -19,6 +19,7 @@ class Quality:
     score: float       # 0-100: confidence of the read characters, weighted by dictionary words
     characters: int    # letters and digits read
     known_share: float  # share of the alphabetic words (2+ letters) that are French words
+    confidence: float = 0.0  # 0-100: plain confidence of the read characters (names count in full)
 
     def better_than(self, other: "Quality", margin: float = 0.0) -> bool:
         """More text read with more assurance: the score weighted by how much of the page was read.
@@ -31,7 +32,7 @@ class Quality:
 def measure(words: list[tuple[str, float]]) -> Quality:
     """``words``: (text, confidence 0-100) pairs of one reading."""
     known = alphabetic = 0
-    total = weighted = 0.0
+    total = weighted = plain = 0.0
     vocabulary = lexicon.french_words()
     for text, confidence in words:
         core = "".join(ch for ch in text if ch.isalnum())
@@ -44,5 +45,7 @@ def measure(words: list[tuple[str, float]]) -> Quality:
             known += french
         weight = 1.0 if french or core.isdigit() or (not word and len(core) == 1) else OTHER_WEIGHT
         weighted += len(core) * confidence * weight
+        plain += len(core) * confidence
         total += len(core)
-    return Quality(weighted / total if total else 0.0, int(total), known / alphabetic if alphabetic else 0.0)
+    return Quality(weighted / total if total else 0.0, int(total), known / alphabetic if alphabetic else 0.0,
+                   plain / total if total else 0.0)

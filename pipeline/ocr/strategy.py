@@ -24,7 +24,8 @@ import numpy as np
 from ..config import Config
 from . import clean, quality, tesseract
 
-GOOD_ENOUGH = 80.0  # quality from which a first reading is kept without trying the other image
+GOOD_ENOUGH = 80.0  # quality from which a first reading is kept without trying the other image…
+SURE = 90.0         # …or Tesseract's own confidence: a letter full of names is not a poor reading
 SCAN, CLEANED = "scan", "cleaned"
 
 
@@ -78,7 +79,7 @@ def read(gray: np.ndarray, dpi: float, config: Config, scratch: Path) -> Reading
     order = [first_image(gray)]
     order.append(CLEANED if order[0] == SCAN else SCAN)
     best = _read(order[0], gray, dpi, config, scratch)  # a failure here, after its retries, is the page's
-    if best.quality.score >= GOOD_ENOUGH:
+    if best.quality.score >= GOOD_ENOUGH or best.quality.confidence >= SURE:
         return best
     try:
         other = _read(order[1], gray, dpi, config, scratch)
