@@ -178,7 +178,7 @@ def test_kill_9_of_a_worker_mid_batch_every_letter_is_filed_once(pair, redis_url
     doomed.kill_hard()
     lines = finish_process(process, home)
     assert [line["status"] for line in lines] == ["published"] * 2
-    assert ocr_pages_taken(survivor) == 2  # its own page, and the one the dead worker held
+    assert doomed.task_ids() <= survivor.task_ids()  # the page the dead worker held was redone by the other
     pdfs = library_pdfs(home)
     assert sorted(json.loads(p.with_name(p.name + ".json").read_text())["document_id"] for p in pdfs) == \
         sorted(line["id"] for line in lines)

@@ -117,6 +117,12 @@ class Worker:
         return sum(1 for line in self.output().splitlines()
                    if f"Task mailroom.{task_name}[" in line and line.endswith("received"))
 
+    def task_ids(self, task_name: str = "ocr_page") -> set[str]:
+        """The ids of the tasks of this kind the worker received."""
+        marker = f"Task mailroom.{task_name}["
+        return {line.split(marker, 1)[1].split("]", 1)[0] for line in self.output().splitlines()
+                if marker in line and line.endswith("received")}
+
     def kill_hard(self) -> None:
         """kill -9 of the whole worker (its main process and its pool): a machine that dies."""
         try:
