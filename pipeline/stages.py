@@ -254,6 +254,7 @@ def _publish(doc: Document, ctx: StageContext) -> Document:
         doc.attempts += 1
         doc.reason = str(error)
         delay = min(60 * 2 ** (doc.attempts - 1), 3600)
+        delay = max(delay, getattr(error, "retry_after", None) or 0)  # never before SharePoint asked
         doc.retry_after = (datetime.now(timezone.utc) + timedelta(seconds=delay)).isoformat()
         log.warning("%s could not be published (attempt %d, next after %s): %s", doc.id, doc.attempts,
                     doc.retry_after, error)

@@ -109,7 +109,7 @@ def test_one_page_travels_alone_with_the_scanners_bytes(tmp_path):
 
 def status_text(home: Path) -> str:
     result = subprocess.run([sys.executable, "-m", "pipeline.cli", "--home", str(home), "status"], cwd=REPO,
-                            capture_output=True, text=True, timeout=60, env=_env())
+                            capture_output=True, text=True, timeout=180, env=_env())
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -150,11 +150,11 @@ def test_two_workers_file_what_the_local_backend_files_and_a_joining_worker_take
     home = celery_home(tmp_path / "coordinator", redis_url, f"test-{uuid.uuid4().hex[:12]}")
     first = workers(write_home(tmp_path / "w1", (home / "mailroom.toml").read_text()), "w1").wait_ready()
     process = start_process(home, batch)
-    wait_until(lambda: ocr_pages_taken(first) == 1, 120, "the first worker to take a page")
+    wait_until(lambda: ocr_pages_taken(first) == 1, 300, "the first worker to take a page")
     os.killpg(first.process.pid, signal.SIGSTOP)  # busy on its page: the other pages wait in the queue
     try:
         second = workers(write_home(tmp_path / "w2", (home / "mailroom.toml").read_text()), "w2").wait_ready()
-        wait_until(lambda: ocr_pages_taken(second) == 2, 120, "the joining worker to take the other pages")
+        wait_until(lambda: ocr_pages_taken(second) == 2, 300, "the joining worker to take the other pages")
     finally:
         os.killpg(first.process.pid, signal.SIGCONT)
     lines = finish_process(process, home)
@@ -166,19 +166,19 @@ def test_two_workers_file_what_the_local_backend_files_and_a_joining_worker_take
 @pytest.mark.slow
 def test_kill_9_of_a_worker_mid_batch_every_letter_is_filed_once(pair, redis_url, workers, tmp_path):
     home = celery_home(tmp_path / "coordinator", redis_url, f"test-{uuid.uuid4().hex[:12]}",
-                       ocr={"timeout_seconds": 10}, visibility_timeout=12)
+                       ocr={"timeout_seconds": 30}, visibility_timeout=32)  # > the slowest page
     settings = (home / "mailroom.toml").read_text()
     doomed = workers(write_home(tmp_path / "w1", settings), "w1").wait_ready()
     survivor = workers(write_home(tmp_path / "w2", settings), "w2").wait_ready()
     listed = status_text(home)
     assert "2 live worker(s)" in listed and "w1@test  queues: test-" in listed and "w2@test  queues: test-" in listed
     process = start_process(home, pair)
-    wait_until(lambda: ocr_pages_taken(doomed) == 1, 120, "a page in the first worker's hands")
+    wait_until(lambda: ocr_pages_taken(doomed) == 1, 300, "a page in the first worker's hands")
     time.sleep(0.3)  # mid-page
     doomed.kill_hard()
     lines = finish_process(process, home)
     assert [line["status"] for line in lines] == ["published"] * 2
-    assert ocr_pages_taken(survivor) == 2  # its own page, and the one the dead worker held
+    assert doomed.task_ids() <= survivor.task_ids()  # the page the dead worker held was redone by the other
     pdfs = library_pdfs(home)
     assert sorted(json.loads(p.with_name(p.name + ".json").read_text())["document_id"] for p in pdfs) == \
         sorted(line["id"] for line in lines)
@@ -193,20 +193,20 @@ def test_kill_9_of_a_worker_mid_batch_every_letter_is_filed_once(pair, redis_url
 @pytest.mark.slow
 def test_redis_restarted_mid_batch_the_batch_completes(batch, workers, tmp_path, caplog):
     server = RedisServer(tmp_path / "redis", persist=False).start()  # it even forgets the queue
-    settings = celery_settings(server.url, visibility_timeout=12) + "[ocr]\ntimeout_seconds = 10\n"
+    settings = celery_settings(server.url)
     config, executor = coordinator(tmp_path, settings)
     worker = workers(write_home(tmp_path / "w1", settings), "w1").wait_ready()
     try:
         source = open_source(batch, config.ingest)
         futures = [executor.submit_ocr(source, page, config, str(tmp_path / f"work{index}"), f"R:{index}:{page}")
                    for index, page in enumerate((1, 4, 6))]
-        wait_until(lambda: worker.took() >= 1, 60, "a first page taken")
+        wait_until(lambda: worker.took() >= 1, 300, "a first page taken")
         server.stop()
-        wait_until(lambda: not executor.available, 20, "the coordinator to notice")
+        wait_until(lambda: not executor.available, 60, "the coordinator to notice")
         time.sleep(1)
         server.start()
-        wait_until(lambda: executor.available, 30, "the coordinator to reconnect")
-        results = [future.result(timeout=120) for future in futures]
+        wait_until(lambda: executor.available, 60, "the coordinator to reconnect")
+        results = [future.result(timeout=300) for future in futures]
     finally:
         executor.shutdown()
         server.stop()
@@ -230,7 +230,7 @@ def test_a_page_that_kills_every_worker_is_quarantined_with_the_reason(pair, red
         return keys and int(client.get(keys[0]) or 0) >= times
 
     for kill in range(2):  # whoever takes page 3 dies at once, every time
-        wait_until(lambda: page_3_taken(kill + 1), 120, "page 3 to be taken")
+        wait_until(lambda: page_3_taken(kill + 1), 300, "page 3 to be taken")
         for child in worker.children():
             os.kill(child, signal.SIGKILL)
     lines = finish_process(process, home)

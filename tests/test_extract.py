@@ -212,3 +212,11 @@ def test_body_text_is_never_a_letterhead():
 def test_amount_ttc_read_through_ocr_confusions():
     assert amount_ttc("FACTURE N° 44\nTOTAL TIC À PAYER : 5 260,27 €") == 5260.27
     assert amount_ttc("Facture 12\nMontant T.T.C. : 79 937,54 €") == 79937.54
+
+
+def test_a_letter_with_no_text_has_no_fields_and_no_error():
+    """A page whose OCR gave nothing (a timeout, a blank page kept) goes to review, not to an internal error."""
+    for text in ("", "   \n\n  \n"):
+        fields = extract_fields(text)
+        assert not fields.get("sender")
+        assert not fields.get("letter_date")

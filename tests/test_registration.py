@@ -282,6 +282,9 @@ def test_failed_send_is_retried_with_back_off_and_never_blocks(home):
     assert ack["state"] == "failed" and ack["attempts"] == 1 and ack["retry_after"] and "envoi impossible" in ack["error"]
     assert acknowledger.send_due() == 0  # not before the back-off delay
     assert store.get_document(doc.id).state == PUBLISHED
+    from pipeline.cli import status_data
+    [waiting] = status_data(store)["acknowledgements_waiting"]
+    assert waiting["id"] == doc.id and waiting["state"] == "failed" and waiting["attempts"] == 1
 
 
 def test_a_crash_between_sending_and_journaling_does_not_send_twice(home, monkeypatch):

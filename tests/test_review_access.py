@@ -285,3 +285,21 @@ def test_an_existing_database_gets_the_new_columns(home):
     assert store.get_user("ancien")["categories"] == []
     assert store.set_user("ancien", categories=["routes"]) and store.get_user("ancien")["categories"] == ["routes"]
     Store(path)  # a second open migrates nothing twice
+
+
+def test_queue_shows_time_waited_and_deadline_urgent_first_then_deadline_then_oldest(setup, client):
+    from datetime import date, timedelta
+
+    store, docs = setup.store, setup.docs
+    soon, later = date.today() + timedelta(days=2), date.today() + timedelta(days=20)
+    for doc, due in ((docs.autre, soon), (docs.routes, later)):  # the two most recent letters get deadlines
+        doc = store.get_document(doc.id)
+        doc.deadline = due.isoformat()
+        store.save_document(doc)
+    log_in(client, "claire")
+    page = client.get("/queue").text
+    order = [page.index(f'class="open" href="/documents/{d.id}"')
+             for d in (docs.autre, docs.routes, docs.ase, docs.rsa_proposed)]
+    assert order == sorted(order)  # nearest deadline first, then those without one, oldest first
+    assert f"{soon:%d/%m/%Y} (dans 2 jours)" in page and "aucun" in page
+    assert "5 h 0" in page  # the oldest letter has waited five hours

@@ -192,3 +192,29 @@ def test_faults_and_the_request_log(site):
         context(site).web.get().execute_query()
     context(site).web.get().execute_query()
     assert [r.status for r in site.requests(r"^Web$")] == [429, 0, 200]
+
+
+def test_list_item_all_fields_is_expanded_inside_an_expanded_collection(site):
+    ctx = context(site)
+    folder(ctx).upload_file("a.pdf", b"%PDF a").execute_query()
+    [file] = site.files_in("Routes")
+    site.agent_sets(file, "Identifiant", "uid-a")
+    files = folder(ctx).files.expand(["ListItemAllFields"]).get().execute_query()
+    assert [f.listItemAllFields.properties.get("Identifiant") for f in files] == ["uid-a"]
+
+
+def test_caml_queries_follow_the_list_view_threshold_and_scope(site):
+    from office365.sharepoint.listitems.caml.query import CamlQuery
+
+    site.seed("Routes", "Courrier entrant", 5001, Identifiant="u{n}", Lot="lot {n}")
+
+    def query(where: str, scope: str = " Scope='RecursiveAll'"):
+        view = f"<View{scope}><Query><Where>{where}</Where></Query><RowLimit>1</RowLimit></View>"
+        items = context(site).web.lists.get_by_title("Routes").get_items(CamlQuery(ViewXml=view))
+        return [i.properties.get("Identifiant") for i in items.execute_query()]
+
+    eq = "<Eq><FieldRef Name='{}'/><Value Type='Text'>{}</Value></Eq>"
+    assert query(eq.format("Identifiant", "u4321")) == ["u4321"]           # indexed: found past 5,000
+    assert query(eq.format("Identifiant", "u4321"), scope="") == []         # root folder only without Scope
+    with pytest.raises(Exception, match="list view threshold"):
+        query(eq.format("Lot", "lot 12"))                                   # not indexed: refused

@@ -235,3 +235,21 @@ def test_check_creates_the_columns_then_the_probe_reads_them_back(tmp_path, monk
         assert all(server.files_in(t.title) == [] for t in server.libraries.values() if t.title != "Colleges")
     finally:
         server.stop()
+
+
+def test_namesakes_cost_a_few_requests_not_one_per_namesake(emulator, tmp_path):
+    """« expéditeur inconnu », same day, same category: the n-th namesake does not probe n names."""
+    config = home_config(tmp_path, "a", emulator)
+    category = config.categories["routes"]
+    publisher = make_publisher(config)
+    for n in range(1, 21):
+        before = len(emulator.log)
+        publisher.publish(make_document(f"L{n:06d}-01", sender=""), pdf(tmp_path, f"{n}.pdf", 300), category)
+        if n > 2:
+            assert len(emulator.log) - before == 3  # find by uid, upload, columns
+    fresh = make_publisher(config)  # a new process knows none of the names
+    fresh.library("Routes"), fresh.regional(), fresh.ensure_folder(fresh.library("Routes"), "Courrier entrant/2026/03")
+    before = len(emulator.log)
+    result = fresh.publish(make_document("L000021-01", sender=""), pdf(tmp_path, "21.pdf", 300), category)
+    assert unquote(result.destination).endswith("expéditeur inconnu (21).pdf")
+    assert len(emulator.log) - before <= 15  # a few existence checks, not twenty uploads

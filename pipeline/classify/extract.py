@@ -405,6 +405,8 @@ def _last_closing(lines: list[str]) -> int | None:
 def _from_signature(lines: list[str]) -> str | None:
     """The first name-like line after the last closing formula; without a closing, the last short lines, bottom up."""
     tail = [_clean(x) for x in lines if x.strip()]
+    if not tail:  # nothing was read (an OCR timeout, a blank page kept on purpose)
+        return None
     start = _last_closing(tail)
     if start is not None:
         signed = _clean(CLOSING.split(tail[start])[-1])  # "Merci, Sabrina Letellier"

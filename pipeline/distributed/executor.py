@@ -60,6 +60,14 @@ class RemoteTaskFailed(MailroomError):
     code = "remote-task-failed"
 
 
+TRANSIENT_ERRORS = {"ConnectionError", "TimeoutError", "OperationalError", "ConnectionResetError", "BrokenPipeError"}
+
+
+def _transient(result) -> bool:
+    """A task that failed because Redis went away under it (not because of its page)."""
+    return isinstance(result, dict) and result.get("exc_type") in TRANSIENT_ERRORS
+
+
 def _settle(future: Future, value=None, error: BaseException | None = None) -> None:
     """Complete ``future`` unless the coordinator cancelled it (or another path completed it) meanwhile."""
     try:
@@ -254,6 +262,9 @@ class CeleryExecutor:
                     continue
                 if meta is None or meta["status"] not in states.READY_STATES:
                     continue
+                if meta["status"] == states.FAILURE and _transient(meta["result"]):
+                    self._resend(task_id, item)  # the worker lost Redis mid-task: not the page's fault
+                    continue
                 with self._lock:
                     if self._pending.get(task_id) is not item:
                         continue
@@ -263,6 +274,14 @@ class CeleryExecutor:
                     self.app.backend.delete(self._meta_key(task_id))
                 except BROKER_ERRORS:
                     pass  # it expires on its own (celery result_expires)
+
+    def _resend(self, task_id: str, item: _Pending) -> None:
+        try:
+            self.app.backend.delete(self._meta_key(task_id))
+            self.app.send_task(item.name, args=item.arguments(), task_id=task_id, queue=self.config.runner.queue,
+                               retry=False)
+        except BROKER_ERRORS as error:
+            self._down(error)  # the next round finds the failure again and tries again
 
     def _complete(self, item: _Pending, meta: dict) -> None:
         for future, read in item.waiters:

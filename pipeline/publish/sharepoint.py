@@ -182,6 +182,7 @@ class SharePointPublisher:
         self._folders: set[str] = set()
         self._regional: Regional | None = None
         self._users: dict = {}
+        self._next_name: dict[str, int] = {}   # folder/base -> first index not known to be taken
 
     # ------------------------------------------------------------ discovery
     def _known_keys(self) -> set[str]:
@@ -375,12 +376,16 @@ class SharePointPublisher:
         """
         digest = hashlib.sha256(data).hexdigest()
         uid_column = entity_name(library.columns["uid"].internal)
-        for index in range(1, MAX_NAME_TRIES + 1):
+        key = f"{folder_url}/{base}".lower()
+        index = self._next_name.get(key, 1)
+        for _ in range(MAX_NAME_TRIES):
             name = candidate(base, index)
             url = f"{folder_url}/{name}"
             self.pending.put(uid, url)
             try:
-                return self.upload(folder_url, name, data, overwrite=False)
+                uploaded = self.upload(folder_url, name, data, overwrite=False)
+                self._next_name[key] = index + 1
+                return uploaded
             except SharePointFailure as error:
                 if not error.code.startswith(FILE_EXISTS):
                     raise
@@ -388,7 +393,25 @@ class SharePointPublisher:
             if there is not None and not there.fields.get(uid_column) and there.length == len(data) \
                     and self.content_sha256(there) == digest:
                 return there
+            index = self._first_free(folder_url, base, index + 1)
         raise PublishError(f"no free file name for {base} in {folder_url}", transient=True)
+
+    def _first_free(self, folder_url: str, base: str, low: int) -> int:
+        """The first free 'base (n).pdf' from `low`, in O(log n) reads: names fill up in order, so
+        gallop until one is free, then halve the gap (never a folder listing)."""
+        def taken(index: int) -> bool:
+            return self.file_at(f"{folder_url}/{candidate(base, index)}") is not None
+
+        if not taken(low):
+            return low
+        step = 1
+        while taken(low + step):
+            low, step = low + step, step * 2
+        high = low + step  # free; low is taken
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (middle, high) if taken(middle) else (low, middle)
+        return high
 
     def set_columns(self, remote: RemoteFile, values: dict[str, str], library: Library) -> None:
         result = self.connection.run(
@@ -423,12 +446,10 @@ class SharePointPublisher:
         if library.force_checkout:
             remote.checked_out = True  # whatever the answer said; check_in copes with "not checked out"
         self.check_in(remote)
-        if library.minor_versions and not library.force_checkout:
-            state = self.connection.run(f"reading {remote.name}",
-                                        lambda ctx: ctx.web.get_file_by_id(remote.unique_id).get())
-            if int(state.properties.get("MinorVersion") or 0) > 0:
-                self.connection.run(f"publishing {remote.name} as a major version",
-                                    lambda ctx: ctx.web.get_file_by_id(remote.unique_id).publish(CHECKIN_COMMENT))
+        if library.minor_versions and not library.force_checkout and remote.minor > 0:  # a 0.1 draft
+            self.connection.run(f"publishing {remote.name} as a major version",
+                                lambda ctx: ctx.web.get_file_by_id(remote.unique_id).publish(CHECKIN_COMMENT))
+            remote.minor = 0
         if not library.moderation:
             return False
         item = self.connection.run(f"reading the approval status of {remote.name}",
@@ -469,7 +490,7 @@ class SharePointPublisher:
                 return self._result(found, waiting, already_there=True)
             folder_url = self.ensure_folder(library, folder_for(doc, category))
             values = form_values(library, metadata_columns(doc, category) | {"uid": uid}, self.regional())
-            target = self._unfinished(uid, library)
+            target = self._unfinished(uid, library, folder_url)
             if target is not None:
                 target = self.upload(folder_url, target.name, data, overwrite=True)
             else:
@@ -564,11 +585,12 @@ class SharePointPublisher:
                 self.approvals.discard(url)
         return len(self.approvals.all())
 
-    def _unfinished(self, uid: str, library: Library) -> RemoteFile | None:
-        """The file an interrupted attempt uploaded (noted before its first byte) and left without a uid."""
+    def _unfinished(self, uid: str, library: Library, folder_url: str) -> RemoteFile | None:
+        """The file an interrupted attempt uploaded (noted before its first byte) into this folder and
+        left without a uid."""
         noted = self.pending.get(uid)
-        if not noted:
-            return None
+        if not noted or noted.rsplit("/", 1)[0].lower() != folder_url.lower():
+            return None  # nothing noted, or for another folder (the letter was routed elsewhere since)
         there = self.file_at(noted)
         if there is None or there.fields.get(entity_name(library.columns["uid"].internal)):
             return None  # never uploaded, or someone else's since

@@ -25,6 +25,7 @@ import os
 import random
 import threading
 import time
+import types
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, TypeVar
@@ -149,6 +150,31 @@ def describe(error) -> str:
     return f"{text}: {message}".strip().rstrip(":") if message else text
 
 
+def digest_once(request):
+    """The form digest (POST contextInfo) in one attempt.
+
+    The client's own loop sleeps Retry-After up to five times in the caller's thread, which in
+    `serve` meant minutes of nothing; a 429 here reaches SharePointConnection.run, which pauses
+    the connection (and the letter waits) instead. Same request and parsing as the client's."""
+    from office365.runtime.http.http_method import HttpMethod
+    from office365.runtime.http.request_options import RequestOptions
+    from office365.runtime.odata.request import ODataRequest
+    from office365.runtime.odata.v3.json_light_format import JsonLightFormat
+    from office365.sharepoint.webs.context_web_information import ContextWebInformation
+
+    client = ODataRequest(request._base_url, JsonLightFormat())
+    client._transport = request._transport
+    client.beforeExecute += request._authenticate_request
+    options = RequestOptions(f"{request.service_root_url}/contextInfo")
+    options.method = HttpMethod.Post
+    response = client.execute_request_direct(options)
+    answer = JsonLightFormat()
+    answer.function = "GetContextWebInformation"
+    information = ContextWebInformation()
+    client.map_json(response.json(), information, answer)
+    return information
+
+
 class PinnedSession(requests.Session):
     """A session whose own `verify` (sharepoint.ca_file, or verify_tls = false) wins over
     REQUESTS_CA_BUNDLE, which requests otherwise prefers for callers that pass no verify (MSAL)."""
@@ -225,7 +251,9 @@ class SharePointConnection:
                                timeout=(min(10.0, settings.timeout_seconds), settings.timeout_seconds))
         if settings.auth in ("token", "certificate"):
             context.with_access_token(self._token)
-        context.pending_request().afterExecute += self._after_response
+        request = context.pending_request()
+        request.afterExecute += self._after_response
+        request._fetch_context_web_information = types.MethodType(digest_once, request)
         return context
 
     def _after_response(self, response) -> None:
@@ -285,10 +313,13 @@ class SharePointConnection:
                 self.reset()
                 raise
             except ClientRequestException as error:
-                # ClientContext.clear() would also drop auth and transport: rebuild instead.
-                self.reset()
                 response = getattr(error, "response", None)
                 status = getattr(response, "status_code", None)
+                # What is left in the queue would be replayed, and a new token or digest needs a new
+                # context (ClientContext.clear() would also drop auth and transport): rebuild then.
+                # A plain refusal (400, 404, 409) with nothing left queued keeps the context and its digest.
+                if status not in (400, 404, 409) or context.has_pending_request:
+                    self.reset()
                 last = describe(error)
                 delay = 0.0
                 if status == 401 and not renewed_token:

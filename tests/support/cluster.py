@@ -95,7 +95,7 @@ class Worker:
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def wait_ready(self, timeout: float = 60) -> "Worker":
+    def wait_ready(self, timeout: float = 180) -> "Worker":
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if " ready." in self.output():
@@ -116,6 +116,12 @@ class Worker:
         """How many tasks of this kind the worker received."""
         return sum(1 for line in self.output().splitlines()
                    if f"Task mailroom.{task_name}[" in line and line.endswith("received"))
+
+    def task_ids(self, task_name: str = "ocr_page") -> set[str]:
+        """The ids of the tasks of this kind the worker received."""
+        marker = f"Task mailroom.{task_name}["
+        return {line.split(marker, 1)[1].split("]", 1)[0] for line in self.output().splitlines()
+                if marker in line and line.endswith("received")}
 
     def kill_hard(self) -> None:
         """kill -9 of the whole worker (its main process and its pool): a machine that dies."""
@@ -189,7 +195,7 @@ def start_process(home: Path, *paths: Path) -> subprocess.Popen:
                             env=_env())
 
 
-def finish_process(process: subprocess.Popen, home: Path, timeout: float = 300) -> list[dict]:
+def finish_process(process: subprocess.Popen, home: Path, timeout: float = 500) -> list[dict]:
     import json
 
     try:

@@ -13,14 +13,12 @@ import base64
 import datetime
 import json
 import secrets
-import ssl
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 import jwt
 
-from .tls import Certificate
+from .tls import Certificate, serve, stop
 
 
 class FakeAuthority:
@@ -77,19 +75,12 @@ class FakeAuthority:
                 status, payload = authority.grant(self.path, form)
                 self.answer(status, payload)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(self.tls.cert_file, self.tls.key_file)
-        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+        self._server = serve(Handler, (str(self.tls.cert_file), str(self.tls.key_file)))
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        stop(self._server)
+        self._server = None
 
     def refusal(self, error: str, description: str) -> dict:
         self.refusals.append(description.split(":")[0])

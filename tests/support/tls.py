@@ -5,7 +5,10 @@ from __future__ import annotations
 import datetime
 import hashlib
 import ipaddress
+import ssl
+import threading
 from dataclasses import dataclass
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 from cryptography import x509
@@ -49,3 +52,22 @@ def make_certificate(directory: Path, name: str, passphrase: str | None = None,
         serialization.NoEncryption()
     key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption))
     return Certificate(cert_file, key_file, certificate, key)
+
+
+def serve(handler, tls: tuple[str, str] | None = None) -> ThreadingHTTPServer:
+    """`handler` on a free port of 127.0.0.1 in a daemon thread; HTTPS with `tls` = (cert file, key file).
+    Stop it with `stop(server)`."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    if tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*tls)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    return server
+
+
+def stop(server: ThreadingHTTPServer | None) -> None:
+    if server is not None:
+        server.shutdown()
+        server.server_close()
