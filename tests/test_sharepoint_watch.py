@@ -21,7 +21,8 @@ pytestmark = pytest.mark.slow
 def sharepoint_config(home: Path, site_url: str, max_attempts: int = 5) -> Path:
     path = write_test_config(home)
     text = path.read_text(encoding="utf-8")
-    text = text.replace('backend = "local"', 'backend = "sharepoint"', 1)
+    publish = text.index("[publish]")  # [runner] has a backend = "local" too
+    text = text[:publish] + text[publish:].replace('backend = "local"', 'backend = "sharepoint"', 1)
     text = text.replace('site_url = ""', f'site_url = "{site_url}"', 1)
     text = text.replace("max_attempts = 6", f"max_attempts = {max_attempts}", 1)
     path.write_text(text, encoding="utf-8")
