@@ -123,9 +123,11 @@ def test_keyboard_only_review_of_three_letters_with_announcements(served, browse
     page.keyboard.press("Enter")
     expect(page).to_have_url(url + "/queue")
     expect(page.locator("table.queue tbody tr")).to_have_count(4)
+    page.wait_for_load_state("load")  # the keys are the script's: a key pressed before it runs is lost
     page.keyboard.press("j")
     page.keyboard.press("Enter")
     expect(page).to_have_url(url + f"/documents/{docs[0].id}")
+    page.wait_for_load_state("load")
     live = page.locator("#annonce")
     expect(live).to_have_attribute("role", "status")
     expect(live).to_have_attribute("aria-live", "polite")
