@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.records import PUBLISHED, REVIEW
 from pipeline.review.server import start
-from tests.support.review_browser import launch
+from tests.support.review_browser import browser  # noqa: F401  (the module's Chromium)
 from tests.support.review_data import PASSWORDS, add_review_document, make_home
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -29,14 +29,6 @@ def served(home):
     finally:
         server.stop()
     assert not server.running
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = launch(playwright)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -9,21 +9,13 @@ import pytest
 from pipeline.config import load_config
 from pipeline.records import PUBLISHED
 from pipeline.review.server import start
-from tests.support.review_browser import launch
+from tests.support.review_browser import browser  # noqa: F401  (the module's Chromium)
 from tests.support.review_data import PASSWORDS, add_review_document, make_home
 
 sync_api = pytest.importorskip("playwright.sync_api")
 axe_playwright = pytest.importorskip("axe_playwright_python.sync_playwright")
 expect = sync_api.expect
 WCAG_A_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = launch(playwright)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

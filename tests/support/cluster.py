@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.service import REPO, _env
+from tests.support.service import REPO, _env, wait_for
 
 REDIS_URL_ENV = "MAILROOM_TEST_REDIS_URL"
 
@@ -161,13 +161,7 @@ def write_home(folder: Path, settings: str, extra: str = "") -> Path:
 
 
 def wait_until(predicate, timeout: float, what: str, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+    return wait_for(predicate, timeout, interval=interval, what=what)
 
 
 def celery_home(folder: Path, url: str, queue: str, ocr: dict | None = None, **runner) -> Path:
