@@ -10,7 +10,12 @@ upside down or sideways), ``clean`` (the same kind of letters, undamaged) and
 ``real`` (scans of ../shared/corpus with a transcription). Three tools in one run:
 mailroom, OCRmyPDF and a plain one-pass ``tesseract -l fra+eng`` on the original
 image (no clean-up, no rotation: the floor any clean-up must beat). For each page:
-CER and WER (jiwer, on normalised text), orientation right or not, seconds, output
+CER and WER (jiwer, on normalised text) of the text in each tool's reading order
+(``pdftotext -raw`` of the PDFs, Tesseract's own text), also of the text in poppler's
+layout order (plain ``pdftotext``, Tesseract's own PDF for the floor; it reorders
+columns, stage directions and margins its own way, for every tool alike); OCRmyPDF
+is given an image with an alpha channel (which it refuses) flattened onto white,
+as a user would; orientation right or not, seconds, output
 bytes; the real pages per source folder (each tapuscorpus sub-corpus, the OCRmyPDF
 scans), every real page where mailroom is worse than OCRmyPDF by more than one CER
 point, upright real pages each tool turned, and the mostly handwritten pages
@@ -95,11 +100,13 @@ class TreeRss:
         self._thread.join()
 
 
-def pdftotext_pages(path: Path, count: int) -> list[str]:
+def pdftotext_pages(path: Path, count: int, layout: bool = False) -> list[str]:
+    """Each page's text layer: in the order the tool wrote it (``pdftotext -raw``: its reading order), or
+    ``layout``: in the order poppler's own layout analysis rebuilds from the words' positions."""
     texts = []
     for page in range(1, count + 1):
-        result = subprocess.run(["pdftotext", "-f", str(page), "-l", str(page), str(path), "-"],
-                                capture_output=True, timeout=120)
+        result = subprocess.run(["pdftotext", *([] if layout else ["-raw"]), "-f", str(page), "-l", str(page),
+                                 str(path), "-"], capture_output=True, timeout=120)
         texts.append(result.stdout.decode("utf-8", "replace"))
     return texts
 
@@ -172,7 +179,8 @@ def prepare_inputs(folder: Path, damaged: int, clean: int, real: bool) -> list[I
 
 @dataclass
 class ToolRun:
-    texts: dict[str, list[str]] = field(default_factory=dict)
+    texts: dict[str, list[str]] = field(default_factory=dict)         # the tool's reading order
+    layout_texts: dict[str, list[str]] = field(default_factory=dict)  # poppler's layout order
     rotations: dict[str, list[bool]] = field(default_factory=dict)  # page shown upright
     turned: dict[str, list[int]] = field(default_factory=dict)      # quarter turn the tool applied
     handwritten: dict[str, list[bool]] = field(default_factory=dict)  # mailroom: page said handwritten
@@ -235,20 +243,40 @@ def run_mailroom(inputs: list[Input], jobs: int, work: Path) -> ToolRun:
     for item in inputs:  # text read back from the PDF, as for OCRmyPDF
         output = work / "out" / f"{item.name}.pdf"
         run.texts[item.name] = pdftotext_pages(output, item.pages)
+        run.layout_texts[item.name] = pdftotext_pages(output, item.pages, layout=True)
         run.rotations[item.name] = displayed_upright(output, item.pages)
     return run
+
+
+def _without_alpha(item: Input, folder: Path) -> Path:
+    """The input OCRmyPDF is given: an image with an alpha channel (which it refuses) flattened onto white,
+    as a user would do before trying again; anything else as it is."""
+    if item.path.suffix.lower() == ".pdf":
+        return item.path
+    from PIL import Image
+    with Image.open(item.path) as image:
+        if image.mode not in ("RGBA", "LA", "PA") and "transparency" not in image.info:
+            return item.path
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, (255, 255, 255))
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        path = folder / f"{item.name}-flat.png"
+        flat.save(path, **({"dpi": image.info["dpi"]} if image.info.get("dpi") else {}))
+    return path
 
 
 def run_ocrmypdf(inputs: list[Input], jobs: int, work: Path, extra: list[str]) -> ToolRun:
     run = ToolRun()
     (work / "out").mkdir(parents=True, exist_ok=True)
+    (work / "in").mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, OMP_THREAD_LIMIT="1")
     started = time.monotonic()
     with TreeRss() as rss:
         for item in inputs:
             output = work / "out" / f"{item.name}.pdf"
             command = [str(Path(sys.executable).with_name("ocrmypdf")), "-l", "fra+eng", *extra,
-                       "--jobs", str(jobs), "--output-type", "pdf", str(item.path), str(output)]
+                       "--jobs", str(jobs), "--output-type", "pdf", str(_without_alpha(item, work / "in")),
+                       str(output)]
             if item.image_dpi:
                 command[1:1] = ["--image-dpi", str(item.image_dpi)]
             begun = time.monotonic()
@@ -258,7 +286,7 @@ def run_ocrmypdf(inputs: list[Input], jobs: int, work: Path, extra: list[str]) -
             if result.returncode != 0 or not output.exists():
                 last = result.stderr.decode("utf-8", "replace").strip().splitlines()
                 run.failures[item.name] = (last[-1] if last else f"exit {result.returncode}")[:120]
-                run.texts[item.name] = [""] * item.pages
+                run.texts[item.name] = run.layout_texts[item.name] = [""] * item.pages
                 run.rotations[item.name] = [False] * item.pages
                 run.turned[item.name] = [0] * item.pages
                 run.bytes[item.name] = 0
@@ -268,6 +296,7 @@ def run_ocrmypdf(inputs: list[Input], jobs: int, work: Path, extra: list[str]) -
             with pikepdf.open(output) as pdf:
                 run.turned[item.name] = [int(page.obj.get("/Rotate", 0)) % 360 for page in pdf.pages]
             run.texts[item.name] = pdftotext_pages(output, item.pages)
+            run.layout_texts[item.name] = pdftotext_pages(output, item.pages, layout=True)
     run.wall = time.monotonic() - started
     run.peak_rss = rss.peak
     return run
@@ -285,23 +314,35 @@ def _plain_image(item: Input, folder: Path) -> Path:
     return path
 
 
-def _plain_page(path: str) -> tuple[str, float]:
+def _plain_page(path: str) -> tuple[str, str, float]:
+    """Tesseract's text (its reading order) and the text poppler's layout analysis gets from its PDF."""
     begun = time.monotonic()
-    result = subprocess.run(["tesseract", path, "-", "-l", "fra+eng"], capture_output=True, timeout=600,
-                            env=dict(os.environ, OMP_THREAD_LIMIT="1"))
-    return result.stdout.decode("utf-8", "replace"), time.monotonic() - begun
+    base = Path(path).with_suffix("")
+    subprocess.run(["tesseract", path, str(base), "-l", "fra+eng", "txt", "pdf"], capture_output=True,
+                   timeout=600, env=dict(os.environ, OMP_THREAD_LIMIT="1"))
+    seconds = time.monotonic() - begun
+    text = base.with_suffix(".txt").read_text("utf-8", "replace") if base.with_suffix(".txt").exists() else ""
+    layout = pdftotext_pages(base.with_suffix(".pdf"), 1, layout=True)[0] if base.with_suffix(".pdf").exists() \
+        else ""
+    return text, layout, seconds
 
 
 def run_plain(inputs: list[Input], jobs: int, work: Path) -> ToolRun:
-    """``tesseract IMAGE - -l fra+eng`` on each real page's original image, ``jobs`` at a time."""
+    """``tesseract IMAGE OUT -l fra+eng txt pdf`` on each real page's original image, ``jobs`` at a time."""
     work.mkdir(parents=True, exist_ok=True)
     real = [item for item in inputs if item.set == "real"]
-    images = [str(_plain_image(item, work)) for item in real]
+    images = []
+    for item in real:  # its outputs go to the work folder, whatever folder the image is in
+        image = _plain_image(item, work)
+        link = work / f"{item.name}{image.suffix}"
+        if image != link:
+            link.symlink_to(image)
+        images.append(str(link))
     run = ToolRun()
     started = time.monotonic()
     with TreeRss() as rss, ProcessPoolExecutor(jobs) as pool:
-        for item, (text, seconds) in zip(real, pool.map(_plain_page, images)):
-            run.texts[item.name], run.seconds[item.name] = [text], [seconds]
+        for item, (text, layout, seconds) in zip(real, pool.map(_plain_page, images)):
+            run.texts[item.name], run.layout_texts[item.name], run.seconds[item.name] = [text], [layout], [seconds]
     run.wall, run.peak_rss = time.monotonic() - started, rss.peak
     return run
 
@@ -326,11 +367,16 @@ def report(inputs: list[Input], ours: ToolRun, theirs: ToolRun, plain: ToolRun, 
             cer_m, wer_m = error_rates(truth, ours.texts[item.name][index])
             cer_o, wer_o = error_rates(truth, theirs.texts[item.name][index])
             cer_p = error_rates(truth, plain.texts[item.name][index])[0] if item.name in plain.texts else None
+            layout = {tool: error_rates(truth, run.layout_texts[item.name][index])[0]
+                      for tool, run in (("mailroom", ours), ("ocrmypdf", theirs), ("tesseract", plain))
+                      if item.name in run.layout_texts}
             want = item.rotations[index]
             rot_m = None if want is None else ours.rotations[item.name][index]
             rot_o = None if want is None else theirs.rotations[item.name][index]
             row = dict(input=item.name, page=index + 1, set=item.set, source=item.source,
                        handwritten=item.handwritten, cer_mailroom=cer_m, cer_ocrmypdf=cer_o, cer_tesseract=cer_p,
+                       **{f"cer_{tool}_layout": value for tool, value in layout.items()},
+                       ocrmypdf_failed=item.name in theirs.failures,
                        wer_mailroom=wer_m, wer_ocrmypdf=wer_o, rotated=bool(want), orientation_mailroom=rot_m,
                        orientation_ocrmypdf=rot_o, turned_mailroom=ours.turned[item.name][index],
                        turned_ocrmypdf=theirs.turned[item.name][index],
@@ -380,6 +426,16 @@ def report(inputs: list[Input], ours: ToolRun, theirs: ToolRun, plain: ToolRun, 
         cer_m, cer_o, cer_p = (_mean(real, key) for key in ("cer_mailroom", "cer_ocrmypdf", "cer_tesseract"))
         print(f"{'all real pages':24} {len(real):5} {cer_m * 100:8.2f}% {cer_o * 100:8.2f}% {ratio(cer_m, cer_o):>6}"
               f" {cer_p * 100:9.2f}% {ratio(cer_m, cer_p):>6}")
+        both = [r for r in real if not r["ocrmypdf_failed"]]
+        if len(both) < len(real):
+            means = [_mean(both, key) for key in ("cer_mailroom", "cer_ocrmypdf", "cer_tesseract")]
+            print(f"{'pages OCRmyPDF read':24} {len(both):5} {means[0] * 100:8.2f}% {means[1] * 100:8.2f}%"
+                  f" {ratio(means[0], means[1]):>6} {means[2] * 100:9.2f}% {ratio(means[0], means[2]):>6}")
+        laid = [_mean(real, f"{key}_layout") for key in ("cer_mailroom", "cer_ocrmypdf", "cer_tesseract")]
+        print(f"{'all, layout order':24} {len(real):5} {laid[0] * 100:8.2f}% {laid[1] * 100:8.2f}%"
+              f" {ratio(laid[0], laid[1]):>6} {laid[2] * 100:9.2f}% {ratio(laid[0], laid[2]):>6}")
+        print("  (text in each tool's reading order: pdftotext -raw of the PDFs, tesseract's own text; layout order:"
+              " plain pdftotext of the PDFs, tesseract's own PDF included)")
         worse = [r for r in real if r["cer_mailroom"] > r["cer_ocrmypdf"] + 0.01]
         print(f"\npages where mailroom is worse than OCRmyPDF by more than 1 CER point: {len(worse)}")
         for r in sorted(worse, key=lambda r: r["cer_ocrmypdf"] - r["cer_mailroom"]):
@@ -395,7 +451,9 @@ def report(inputs: list[Input], ours: ToolRun, theirs: ToolRun, plain: ToolRun, 
         print(f"upright real pages turned: mailroom {len(turned_m)}/{len(upright)} {turned_m or ''},"
               f" OCRmyPDF {len(turned_o)}/{len(upright)} {turned_o or ''}")
         summary["real_folders"] = folders
-        summary["real_all"] = dict(pages=len(real), cer_mailroom=cer_m, cer_ocrmypdf=cer_o, cer_tesseract=cer_p)
+        summary["real_all"] = dict(pages=len(real), cer_mailroom=cer_m, cer_ocrmypdf=cer_o, cer_tesseract=cer_p,
+                                   layout_order=dict(zip(("cer_mailroom", "cer_ocrmypdf", "cer_tesseract"), laid)))
+        summary["worse_than_tesseract"] = [r["input"] for r in floor]
         summary["worse_than_ocrmypdf"] = [r["input"] for r in worse]
         summary["upright_turned_mailroom"], summary["upright_turned_ocrmypdf"] = turned_m, turned_o
     written = [r for r in rows if r["handwritten"]]
