@@ -5,7 +5,10 @@ and its text layer is garbage), so the page as scanned is the default:
 
 1. Cheap evidence first: when the text lines run along the page and its ascenders
    outweigh its descenders, it is upright — no Tesseract call at all.
-2. Otherwise Tesseract's OSD proposes a turn; a proposal is only a candidate.
+2. Otherwise Tesseract's OSD proposes a turn; a proposal is only a candidate. Lines that
+   run across the page make both sideways turns candidates, and level lines whose ink
+   leans upside down make the half turn one, whatever OSD says (it is unsure of, or
+   fooled by, faded typewriting and carbon copies).
 3. The candidate is kept only if a band of the page's own text, read after the
    turn, reads clearly better (quality.py: confident dictionary words) than the
    same kind of band read as scanned. Sparse pages, lists, tables, stamps and logos
@@ -56,7 +59,8 @@ def upright_turn(gray: np.ndarray, dpi: float, quarter: int, languages: str, tim
 
     ``quarter`` is the line axis from the ink profiles (0: lines along the page, 90: across it).
     """
-    if quarter == 0 and geometry.upright_score(gray, dpi) >= UPRIGHT_SURE:
+    leaning = geometry.upright_score(gray, dpi) if quarter == 0 else 0.0
+    if leaning >= UPRIGHT_SURE:
         return 0
     timeout = min(60.0, timeout)
     path = tesseract.write_input(gray, workdir / f"{stem}-osd")
@@ -64,10 +68,17 @@ def upright_turn(gray: np.ndarray, dpi: float, quarter: int, languages: str, tim
         verdict = tesseract.osd(path, dpi, timeout)
     finally:
         path.unlink(missing_ok=True)
-    if verdict is None or verdict[1] < OSD_TRUSTED or verdict[0] == 0:
+    trusted = verdict is not None and verdict[1] >= OSD_TRUSTED and verdict[0] != 0
+    if quarter == 90 or (trusted and verdict[0] in (90, 270)):
+        # The ink's lines run across the page (faded carbon copies leave OSD unsure of it), or OSD says the
+        # page lies on its side: OSD tells sideways from level far better than 90 from 270, so read both.
+        candidates = (90, 270)
+    elif (trusted and verdict[0] == 180) or leaning < 0:
+        # OSD says upside down, or the ink does (more below the x-height band than above it): OSD is
+        # fooled by faded typewriting into « upright » as often as not, the page's own text tells.
+        candidates = (180,)
+    else:
         return 0
-    # OSD tells sideways from level far better than it tells 90 from 270: read both sideways turns.
-    candidates = (verdict[0], (verdict[0] + 180) % 360) if verdict[0] in (90, 270) else (verdict[0],)
     readings = {turn: _band_reading(gray, turn, dpi, languages, timeout, workdir, f"{stem}-q{turn}")
                 for turn in candidates}
     candidate = max(readings, key=readings.get)
