@@ -1,8 +1,8 @@
 """One error hierarchy with stable codes, and the command's exit codes.
 
-Stages raise these; the edges (the CLI, reason files, the review app) turn them
-into words for people. ``code`` never changes once published: scripts, logs and
-translations key on it.
+Stages raise these with a code and its parameters; the edges (the CLI, reason
+files, the review app) turn them into words for people through ``messages.say``.
+``code`` never changes once published: scripts, logs and translations key on it.
 """
 from __future__ import annotations
 
@@ -35,25 +35,53 @@ class MailroomError(Exception):
         return self.message
 
 
-class BadInput(MailroomError):
-    """The file cannot be processed. ``reason`` says what is wrong and what to do, in French."""
+class CodedError(MailroomError):
+    """An error whose words come from the catalogue (``messages.TEXTS[code]``) and its parameters, said
+    when someone asks (``str(error)``, ``error.reason``), not when it is raised."""
+
+    def __init__(self, code: str | None = None, **params):
+        self.code, self.params = code or type(self).code, params
+        super().__init__("", self.code)
+
+    @property
+    def message(self) -> str:
+        from .messages import say
+
+        return say(self.code, **self.params)
+
+    @message.setter
+    def message(self, _value: str) -> None:  # MailroomError.__init__ sets it; the words are always made here
+        pass
+
+    @property
+    def reason(self) -> str:
+        return self.message
+
+    def to_dict(self) -> dict:
+        """What travels (a remote worker's answer) or is journaled: the code and its parameters."""
+        return {"code": self.code, "params": dict(self.params)}
+
+    def __reduce__(self):  # pickled across process pools: code and parameters, not words
+        return (_rebuild, (type(self), self.code, self.params))
+
+
+def _rebuild(kind, code, params):
+    error = kind.__new__(kind)
+    CodedError.__init__(error, code, **params)
+    return error
+
+
+class BadInput(CodedError):
+    """The file cannot be processed: ``code`` says what is wrong (the words say what to do, in French)."""
 
     code = "bad-input"
     exit_code = ExitCode.INCOMPLETE
 
-    def __init__(self, reason: str, code: str | None = None):
-        super().__init__(reason, code)
-        self.reason = reason
 
-
-class TesseractFailed(MailroomError):
-    """Tesseract did not produce its output; ``reason`` is in French, for the review queue."""
+class TesseractFailed(CodedError):
+    """Tesseract did not produce its output (``tesseract-timeout``, ``tesseract-missing``, ``tesseract-failed``)."""
 
     code = "tesseract-failed"
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
 
 
 class PublishError(MailroomError):
@@ -67,17 +95,26 @@ class PublishError(MailroomError):
         self.transient = transient
 
 
-class DecisionError(MailroomError):
-    """A supervisor's decision cannot be applied; the message is for the supervisor (French).
+class DecisionError(CodedError):
+    """A supervisor's decision cannot be applied.
 
     ``code`` is ``not-waiting`` (no such letter in review), ``already-decided`` (someone else acted
     first: ``by`` and ``at`` say who and when) or ``unknown-category``."""
 
     code = "decision-refused"
 
-    def __init__(self, message: str, code: str | None = None, by: str | None = None, at: str | None = None):
-        super().__init__(message, code)
-        self.by, self.at = by, at
+    def __init__(self, code: str, **params):
+        params.setdefault("by", None)
+        params.setdefault("at", None)
+        super().__init__(code, **params)
+
+    @property
+    def by(self) -> str | None:
+        return self.params.get("by")
+
+    @property
+    def at(self) -> str | None:
+        return self.params.get("at")
 
 
 class ConfigError(MailroomError, ValueError):
@@ -94,10 +131,13 @@ class UsageError(MailroomError):
     exit_code = ExitCode.USAGE
 
 
-class WorkerLost(MailroomError):
+class WorkerLost(CodedError):
     """A worker process or node died under a task (killed, out of memory): the task must be submitted again."""
 
     code = "worker-lost"
+
+    def __init__(self, why: str = ""):
+        super().__init__(detail=f" ({why})" if why else "")
 
 
 class TimestampError(MailroomError):

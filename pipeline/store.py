@@ -497,10 +497,12 @@ class Store:
                 self._journal(db, event, doc.input_id, doc.id, actor, **details)
 
     def transition(self, doc_id: str, from_state: str, to_state: str, event: str, actor: str = "mailroom",
-                   *, document: Document | None = None, **details) -> Transition:
+                   *, document: Document | None = None, example: tuple[str, str] | None = None,
+                   **details) -> Transition:
         """Move a document from ``from_state`` to ``to_state`` only if it is still in ``from_state``
-        (compare-and-set), writing ``document``'s body (when given) and the journal event in the same
-        transaction. A lost race or a move the lifecycle does not allow changes nothing."""
+        (compare-and-set), writing ``document``'s body (when given), the journal event and, for a person's
+        decision, the labelled training ``example`` (``(category, source)``, over the document's text) in the
+        same transaction. A lost race or a move the lifecycle does not allow changes nothing."""
         if not allowed(DOCUMENT_TRANSITIONS, from_state, to_state, event):
             current = self.get_document(doc_id)
             return Transition(False, current, current.state if current else None, illegal=True)
@@ -516,6 +518,8 @@ class Store:
                                " WHERE id = ? AND state = ?",
                                (str(to_state), doc.category, now_iso(), doc.to_json(), doc_id, str(from_state)))
                     self._journal(db, event, doc.input_id, doc_id, actor, **details)
+                    if example is not None:
+                        self._add_example(db, example[0], doc.text, example[1], doc_id, actor)
                 except BaseException:
                     doc.state = previous
                     raise
@@ -735,8 +739,12 @@ class Store:
     def add_example(self, category: str, text: str, source: str, document_id: str | None = None,
                     actor: str | None = None) -> None:
         with self._tx() as db:
-            db.execute("INSERT INTO examples(document_id, category, text, source, actor, at) VALUES (?,?,?,?,?,?)",
-                       (document_id, category, text, source, actor, now_iso()))
+            self._add_example(db, category, text, source, document_id, actor)
+
+    @staticmethod
+    def _add_example(db, category: str, text: str, source: str, document_id: str | None, actor: str | None) -> None:
+        db.execute("INSERT INTO examples(document_id, category, text, source, actor, at) VALUES (?,?,?,?,?,?)",
+                   (document_id, category, text, source, actor, now_iso()))
 
     def examples(self) -> list[dict[str, Any]]:
         rows = self._db().execute("SELECT document_id, category, text, source, actor, at FROM examples ORDER BY id")
