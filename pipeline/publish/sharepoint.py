@@ -387,7 +387,7 @@ class SharePointPublisher:
                 self._next_name[key] = index + 1
                 return uploaded
             except SharePointFailure as error:
-                if not error.code.startswith(FILE_EXISTS):
+                if not error.server_code.startswith(FILE_EXISTS):
                     raise
             there = self.file_at(url)
             if there is not None and not there.fields.get(uid_column) and there.length == len(data) \

@@ -53,15 +53,18 @@ def user_agent(settings: SharePointConfig) -> str:
 
 
 class SharePointFailure(PublishError):
-    """A request SharePoint answered with an error (or not at all); status and code kept for callers.
+    """A request SharePoint answered with an error (or not at all); its HTTP status and SharePoint's own
+    error code (``server_code``, e.g. ``-2130575257``) kept for callers; ``code`` stays mailroom's.
 
     `retry_after` (seconds) is set when SharePoint asked to wait: no retry makes sense before."""
+
+    code = "sharepoint-failed"
 
     def __init__(self, message: str, transient: bool, status: int | None = None, code: str = "",
                  retry_after: float | None = None):
         super().__init__(message, transient=transient)
         self.status = status
-        self.code = code
+        self.server_code = code
         self.retry_after = retry_after
 
 
