@@ -234,15 +234,27 @@ def pdf_uid(path: Path) -> str | None:
         return None
 
 
+PUBLISH_LEASE_SECONDS = 900  # longer than any upload; a holder killed before is seen dead and replaced
+
+
 def publish(doc: Document, ctx: StageContext) -> Document:
     """routed / publish-failed → published, or → publish-failed with a back-off before the next try.
-    Two threads of one service (the watcher's retry, a supervisor's decision) never publish one letter
-    twice: the state is read again under the service's publication lock."""
+    Nobody else publishes this letter meanwhile: not another thread of this service (the watcher's retry,
+    a supervisor's decision), nor another process on the same database (`mailroom retry` beside `serve`).
+    The state is read again once the letter's lease is held."""
     with ctx.publishing:
-        current = ctx.store.get_document(doc.id)
-        if current is not None and current.state != doc.state:
-            return current  # someone else moved it meanwhile
-        return _publish(doc, ctx)
+        lease = f"publish:{doc.id}"
+        holder = ctx.store.take_lease(lease, PUBLISH_LEASE_SECONDS)
+        if holder is None:
+            log.info("%s is being published by another process", doc.id)
+            return ctx.store.get_document(doc.id) or doc
+        try:
+            current = ctx.store.get_document(doc.id)
+            if current is not None and current.state != doc.state:
+                return current  # someone else moved it meanwhile
+            return _publish(doc, ctx)
+        finally:
+            ctx.store.release_lease(lease, holder)
 
 
 def _publish(doc: Document, ctx: StageContext) -> Document:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import socket
 import sqlite3
 import threading
 import time
@@ -111,6 +112,12 @@ CREATE TABLE IF NOT EXISTS sessions (
     flash TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS sessions_user ON sessions(user);
+
+CREATE TABLE IF NOT EXISTS leases (   -- who is doing a one-at-a-time job now (publishing a letter), until when
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,           -- host:pid:thread
+    until REAL NOT NULL             -- epoch seconds; a lease past it, or whose process is gone, is free
+);
 
 CREATE TABLE IF NOT EXISTS examples (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -736,6 +743,23 @@ class Store:
         return [dict(row) for row in rows]
 
     # -- labelled examples (supervisor corrections, cover sheets) ---------------------
+    # -- leases: one holder at a time across threads, processes and restarts -----------------------------
+    def take_lease(self, name: str, seconds: float) -> str | None:
+        """Hold ``name`` for at most ``seconds`` unless another holder has it: the holder's token, or None.
+        A lease whose time is over, or whose process on this host has died (kill -9), is taken over."""
+        holder = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+        now = time.time()
+        with self._tx() as db:
+            row = db.execute("SELECT holder, until FROM leases WHERE name = ?", (name,)).fetchone()
+            if row is not None and row["until"] > now and _alive(row["holder"]):
+                return None
+            db.execute("INSERT OR REPLACE INTO leases(name, holder, until) VALUES (?,?,?)", (name, holder, now + seconds))
+        return holder
+
+    def release_lease(self, name: str, holder: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
+
     def add_example(self, category: str, text: str, source: str, document_id: str | None = None,
                     actor: str | None = None) -> None:
         with self._tx() as db:
@@ -749,6 +773,20 @@ class Store:
     def examples(self) -> list[dict[str, Any]]:
         rows = self._db().execute("SELECT document_id, category, text, source, actor, at FROM examples ORDER BY id")
         return [dict(r) for r in rows.fetchall()]
+
+
+def _alive(holder: str) -> bool:
+    """Whether a lease holder (host:pid:thread) may still be working: always, when it is on another host."""
+    host, pid, _ = holder.split(":", 2)
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError):
+        return True
+    return True
 
 
 _DOCUMENT_SELECT = ("SELECT d.body, r.number AS registration FROM documents d"

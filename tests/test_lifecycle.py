@@ -7,6 +7,8 @@ import hashlib
 import json
 import os
 import signal
+import socket
+import subprocess
 import threading
 import time
 from concurrent.futures import Future
@@ -485,3 +487,40 @@ def test_the_pdf_gets_its_metadata_in_one_write_after_routing(home, monkeypatch)
     assert doc.state == D.PUBLISHED and writes == [doc.id]
     published = store.events(document_id=doc.id, kind="published")[0].details
     assert published["pdf_sha256"] == hashlib.sha256(Path(doc.destination).read_bytes()).hexdigest()
+
+
+def test_two_processes_publishing_one_letter_at_once_file_it_once(home, monkeypatch):
+    """`mailroom retry` beside `serve`: two services on one database, no lock in common but the store's."""
+    write_test_config(home)
+    config = load_config(home)
+    store = Store(config.database_path)
+    ctx = StageContext(config, store, ocr_page=FakeOcr())
+    row = spooled_input(config, store)
+    source, result = split_task(row.spool_path, row.split_mode, config)
+    [doc] = stages.create_documents(row, source, result, ctx)
+    doc = stages.advance(doc, ctx, stop_at=frozenset({D.ROUTED}))
+    assert doc.state == D.ROUTED
+    calls, publish = [], LocalPublisher.publish
+
+    def slow(self, *args):
+        calls.append(threading.get_ident())
+        time.sleep(0.5)  # long enough for the other to find the letter still routed
+        return publish(self, *args)
+
+    monkeypatch.setattr(LocalPublisher, "publish", slow)
+    services = [StageContext(config, Store(config.database_path)) for _ in range(2)]
+    answers = race(monkeypatch, [lambda c=c: stages.publish(c.store.get_document(doc.id), c) for c in services])
+    assert [a.state for a in answers].count(D.PUBLISHED) >= 1 and len(calls) == 1
+    assert len(store.events(document_id=doc.id, kind="published")) == 1
+    assert len(list(config.library_dir.rglob("*.pdf"))) == 1
+
+
+def test_a_lease_held_by_a_dead_process_is_taken_over(home):
+    store = Store(load_config(home).database_path)
+    holder = store.take_lease("publish:L1", 900)
+    assert holder and store.take_lease("publish:L1", 900) is None  # held: nobody else
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    with store._tx() as db:  # the holder was killed (kill -9) before it released the lease
+        db.execute("UPDATE leases SET holder = ? WHERE name = ?", (f"{socket.gethostname()}:{dead.pid}:1", "publish:L1"))
+    assert store.take_lease("publish:L1", 900) is not None
