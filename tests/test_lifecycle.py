@@ -467,9 +467,8 @@ def test_a_rejection_cut_by_a_crash_gets_its_copy_and_reason_file_at_the_next_st
     assert copy.stat().st_mtime_ns == before
 
 
-def test_the_pdf_gets_its_metadata_in_one_write_after_routing(home, monkeypatch):
-    """Assembly writes no metadata; the one write after routing (stamp, metadata, uid) gives the checksum
-    journaled at `published`, which is the library file's."""
+def one_letter_cut(home):
+    """A one-page letter split from its batch, with a fake OCR step: (config, store, context, document)."""
     write_test_config(home)
     config = load_config(home)
     store = Store(config.database_path)
@@ -477,6 +476,13 @@ def test_the_pdf_gets_its_metadata_in_one_write_after_routing(home, monkeypatch)
     row = spooled_input(config, store)
     source, result = split_task(row.spool_path, row.split_mode, config)
     [doc] = stages.create_documents(row, source, result, ctx)
+    return config, store, ctx, doc
+
+
+def test_the_pdf_gets_its_metadata_in_one_write_after_routing(home, monkeypatch):
+    """Assembly writes no metadata; the one write after routing (stamp, metadata, uid) gives the checksum
+    journaled at `published`, which is the library file's."""
+    config, store, ctx, doc = one_letter_cut(home)
     doc = stages.ocr(doc, ctx)
     assert doc.state == D.OCR_DONE
     with pikepdf.open(doc.pdf) as pdf:
@@ -491,13 +497,7 @@ def test_the_pdf_gets_its_metadata_in_one_write_after_routing(home, monkeypatch)
 
 def test_two_processes_publishing_one_letter_at_once_file_it_once(home, monkeypatch):
     """`mailroom retry` beside `serve`: two services on one database, no lock in common but the store's."""
-    write_test_config(home)
-    config = load_config(home)
-    store = Store(config.database_path)
-    ctx = StageContext(config, store, ocr_page=FakeOcr())
-    row = spooled_input(config, store)
-    source, result = split_task(row.spool_path, row.split_mode, config)
-    [doc] = stages.create_documents(row, source, result, ctx)
+    config, store, ctx, doc = one_letter_cut(home)
     doc = stages.advance(doc, ctx, stop_at=frozenset({D.ROUTED}))
     assert doc.state == D.ROUTED
     calls, publish = [], LocalPublisher.publish
