@@ -61,13 +61,15 @@ class CodedError(MailroomError):
         """What travels (a remote worker's answer) or is journaled: the code and its parameters."""
         return {"code": self.code, "params": dict(self.params)}
 
-    def __reduce__(self):  # pickled across process pools: code and parameters, not words
-        return (_rebuild, (type(self), self.code, self.params))
+    def __reduce__(self):  # pickled across process pools: code, parameters and attributes, not words
+        state = {k: v for k, v in self.__dict__.items() if k not in ("code", "params")}
+        return (_rebuild, (type(self), self.code, self.params, state))
 
 
-def _rebuild(kind, code, params):
+def _rebuild(kind, code, params, state):
     error = kind.__new__(kind)
     CodedError.__init__(error, code, **params)
+    error.__dict__.update(state)
     return error
 
 
@@ -84,14 +86,14 @@ class TesseractFailed(CodedError):
     code = "tesseract-failed"
 
 
-class PublishError(MailroomError):
+class PublishError(CodedError):
     """Publication failed; ``transient`` says whether a later retry may succeed."""
 
     code = "publish-failed"
     exit_code = ExitCode.INCOMPLETE
 
-    def __init__(self, message: str, transient: bool = True, code: str | None = None):
-        super().__init__(message, code)
+    def __init__(self, code: str | None = None, transient: bool = True, **params):
+        super().__init__(code, **params)
         self.transient = transient
 
 

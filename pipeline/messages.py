@@ -74,6 +74,58 @@ TEXTS: dict[str, str] = {
     "always-reviewed": "La catégorie « {label} » est toujours vérifiée par un superviseur",
     "low-confidence": "Confiance insuffisante : {confidence:.0f} % (seuil {threshold:.0f} %)",
     "cover-sheet-to-confirm": "catégorie « {category} » à confirmer",
+    # -- publication (PublishError): a retry may help (transient) or someone must act --------------------------
+    "pdf-unreadable-for-publication": "le PDF cherchable ne peut pas être lu : {error}",
+    "library-folder-unwritable": "impossible d'écrire dans le dossier de la bibliothèque {folder} : {error}",
+    "sharepoint-path-too-long": "le chemin du dossier {folder} dépasse la limite de {limit} caractères de SharePoint : "
+                                "raccourcir le modèle de dossier de la catégorie ou le nom de la bibliothèque",
+    "sharepoint-no-free-name": "aucun nom de fichier libre pour {base} dans {folder}",
+    "sharepoint-columns-refused": "SharePoint refuse des colonnes de {file} dans « {library} » : {refused}",
+    "sharepoint-not-ready": "SharePoint n'est pas prêt : {problems}",
+    "sharepoint-library-missing": "la bibliothèque de documents « {library} » n'existe pas sur {site}",
+    "sharepoint-pause": "{what} : SharePoint demande d'attendre jusqu'à {until} ({why}) ; nouvel essai dans "
+                        "{seconds:.0f} s",
+    "sharepoint-token-refused": "{what} : SharePoint refuse le jeton ({detail}) : l'application a-t-elle les droits "
+                                "Sites.Selected ou Sites.FullControl sur ce site ?",
+    "sharepoint-list-threshold": "{what} : SharePoint refuse la requête, qui dépasse le seuil d'affichage de liste "
+                                 "(5 000 éléments) : la colonne interrogée doit être indexée (mailroom sharepoint "
+                                 "check) ({detail})",
+    "sharepoint-refused": "{what} : {detail}",
+    "sharepoint-tls": "{what} : le certificat TLS de {site} n'est pas reconnu ({error}) : donnez l'autorité de "
+                      "certification dans sharepoint.ca_file",
+    "sharepoint-connection-lost": "{what} : {error}",
+    "sharepoint-still-failing": "{what} : toujours en échec après {attempts} essais ({detail})",
+    "sharepoint-auth-impossible": "authentification SharePoint impossible : {error}",
+    "ntlm-package-missing": "sharepoint.auth = « ntlm » demande le paquet requests-ntlm",
+    "ntlm-credentials-missing": "NTLM demande sharepoint.username et la variable d'environnement {env}",
+    "token-command-not-run": "sharepoint.token_command n'a pas pu être lancé ({error})",
+    "token-command-failed": "sharepoint.token_command a échoué (code de sortie {status})",
+    "token-missing": "aucun jeton SharePoint : renseigner la variable d'environnement {env} ou sharepoint.token_command",
+    "certificate-settings-missing": "l'authentification par certificat demande {missing}",
+    "key-file-unreadable": "le fichier de clé privée de sharepoint.key_file ne peut pas être lu ({error})",
+    "key-wrong-passphrase": "la clé privée de sharepoint.key_file ne s'ouvre pas (la phrase secrète de "
+                            "l'environnement {env} ne l'ouvre pas)",
+    "key-needs-passphrase": "la clé privée de sharepoint.key_file ne s'ouvre pas (si elle est chiffrée, donnez sa "
+                            "phrase secrète dans {env})",
+    "authority-tls": "le certificat TLS de l'autorité {authority} n'est pas reconnu : donnez l'autorité de "
+                     "certification dans sharepoint.ca_file",
+    "authority-unreachable": "l'autorité {authority} ne répond pas ({error})",
+    "entra-refused": "authentification SharePoint impossible : {label}Entra ID refuse le jeton ({error}) — « {said} »",
+    **{f"aadsts-{code}": f"authentification SharePoint impossible : AADSTS{code} : {meaning} — « {{said}} »"
+       for code, meaning in {
+           "700027": "Entra ID refuse le certificat de l'application (signature invalide, certificat expiré, "
+                     "remplacé ou jamais téléversé dans l'inscription d'application) : vérifiez "
+                     "sharepoint.thumbprint et sharepoint.key_file",
+           "7000222": "le secret client de l'application a expiré : créez-en un autre, ou passez au certificat",
+           "7000215": "le secret client n'est pas celui de l'application",
+           "700016": "l'application (sharepoint.client_id) n'existe pas dans ce locataire",
+           "90002": "le locataire (sharepoint.tenant) est introuvable",
+           "900023": "le locataire (sharepoint.tenant) n'est pas un identifiant valable",
+           "700024": "l'assertion du client est hors de sa période de validité : l'horloge de cette machine "
+                     "est-elle à l'heure ?",
+           "500011": "la ressource SharePoint est inconnue du locataire : vérifiez sharepoint.site_url",
+           "7000112": "l'application est désactivée dans Entra ID",
+       }.items()},
     # -- supervisors' decisions --------------------------------------------------------------------------------
     "not-waiting": "ce document n'existe pas",
     "already-decided": "Ce courrier a déjà été traité par {by} (état : {state})",

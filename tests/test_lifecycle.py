@@ -401,7 +401,7 @@ def test_workers_end_by_themselves_after_kill_9_of_the_coordinator(home, tmp_pat
 # -- errors become exit codes in one place ------------------------------------------------------------------
 
 @pytest.mark.parametrize("raised, code", [(KeyboardInterrupt(), 130), (DecisionError("unknown-category", category="x"), 1),
-                                          (PublishError("cible absente"), 3), (BadInput("empty-file"), 3)])
+                                          (PublishError("library-folder-unwritable", folder="x", error="plein"), 3), (BadInput("empty-file"), 3)])
 def test_main_turns_errors_into_exit_codes_without_a_traceback(home, monkeypatch, capsys, raised, code):
     from pipeline import cli
 

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import BadInput, DecisionError, TesseractFailed, WorkerLost
+from pipeline.errors import BadInput, DecisionError, PublishError, TesseractFailed, WorkerLost
 from pipeline.messages import TEXTS, reason, say, say_reason
 
 PIPELINE = Path(__file__).resolve().parent.parent / "pipeline"
-RAISED = re.compile(r"\b(?:BadInput|TesseractFailed|DecisionError|PoisonPage|MessageTooLarge)\(\s*\"([a-z-]+)\"")
+RAISED = re.compile(r"\b(?:BadInput|TesseractFailed|DecisionError|PoisonPage|MessageTooLarge|PublishError"
+                    r"|SharePointFailure|AuthenticationFailed)\(\s*\"([a-z-]+)\"")
 RECORDED = re.compile(r"\breason\(\s*\"([a-z-]+)\"")
 
 
@@ -25,8 +26,10 @@ def codes_in_the_code() -> set[str]:
 
 def test_every_code_raised_or_recorded_has_its_words():
     codes = codes_in_the_code()
-    assert len(codes) > 25  # the scan itself works
+    assert len(codes) > 50  # the scan itself works
     assert sorted(code for code in codes if code not in TEXTS) == []
+    from pipeline.publish.sharepoint_auth import AADSTS
+    assert all(f"aadsts-{code}" in TEXTS for code in AADSTS)
 
 
 def test_every_text_renders_with_the_parameters_its_code_is_given():
@@ -42,6 +45,8 @@ def test_errors_carry_a_code_and_facts_and_are_said_when_asked():
                                           "relancer la numérisation pour ne perdre aucune page")
     copy = pickle.loads(pickle.dumps(error))  # what a process pool sends back
     assert type(copy) is BadInput and copy.to_dict() == error.to_dict() and str(copy) == str(error)
+    failed = pickle.loads(pickle.dumps(PublishError("sharepoint-not-ready", transient=False, problems="x")))
+    assert failed.transient is False and failed.code == "sharepoint-not-ready"
     assert TesseractFailed("tesseract-missing").reason == "Tesseract n'est pas installé sur le serveur"
     assert str(WorkerLost("BrokenProcessPool")) == "un processus de traitement s'est arrêté brutalement (BrokenProcessPool)"
     refused = DecisionError("already-decided", by="claire", at="2026-05-13T09:05:00+02:00", state="routed")
