@@ -41,17 +41,13 @@ class CodedError(MailroomError):
 
     def __init__(self, code: str | None = None, **params):
         self.code, self.params = code or type(self).code, params
-        super().__init__("", self.code)
+        Exception.__init__(self, self.code)
 
     @property
     def message(self) -> str:
         from .messages import say
 
         return say(self.code, **self.params)
-
-    @message.setter
-    def message(self, _value: str) -> None:  # MailroomError.__init__ sets it; the words are always made here
-        pass
 
     @property
     def reason(self) -> str:
