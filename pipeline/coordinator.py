@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import stages
-from .errors import BadInput, WorkerLost
+from .errors import BadInput, CodedError, WorkerLost
 from .ingest import open_source
 from .quarantine import complete_rejections, quarantine_documents, quarantine_input
 from .records import PUBLISH_FAILED, SPLIT, Document, InputState
@@ -153,7 +153,7 @@ class Coordinator:
         self.store.journal("error", row.id, error=f"{error.__class__.__name__}: {error}",
                            code=getattr(error, "code", "internal"), attempt=attempts)
         if attempts >= MAX_ATTEMPTS:
-            reason = BadInput("repeated-internal-error", error=f"{error.__class__.__name__}: {error}", input=row.id)
+            reason = CodedError("repeated-internal-error", error=f"{error.__class__.__name__}: {error}", input=row.id)
             quarantine_documents(self.store, row.id, reason)
             quarantine_input(self.config, self.store, self.store.get_input(row.id), reason)
         else:

@@ -192,7 +192,8 @@ def route(doc: Document, ctx: StageContext) -> Document:
         doc = _moved(doc, ctx, REVIEW, "review", reasons=doc.review_reasons, category=doc.category,
                      confidence=doc.confidence)
         if doc.state == REVIEW:
-            log.info("%s (%s) waits for review: %s", doc.id, doc.source, ", ".join(reason_code(r) for r in doc.review_reasons))
+            log.info("%s (%s) waits for review: %s", doc.id, doc.source,
+                     ", ".join(reason_code(r) for r in doc.review_reasons))
         return doc
     set_destination(doc, ctx.config.categories[doc.category])
     return _moved(doc, ctx, ROUTED, "routed", library=doc.library, folder=doc.folder)
