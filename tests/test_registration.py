@@ -20,7 +20,7 @@ from pipeline.registration.acknowledgement import Acknowledger, postal_addressee
 from pipeline.registration.deadlines import Calendar, processing_deadline
 from pipeline.registration.numbers import register_pending
 from pipeline.registration.register import write_register
-from pipeline.registration.stamp import stamp
+from pipeline.stages import finish_pdf
 from pipeline.store import Store
 from tests.support.registration import SmtpSink, add_input, config_and_store, move_to, write_config
 from tests.support.review_data import make_pdf
@@ -178,15 +178,16 @@ def test_stamp_adds_a_text_layer_and_leaves_the_scan_untouched(home, tmp_path):
     before = pikepdf.open(image)
     original = [bytes(v.read_raw_bytes()) for v in before.pages[0].images.values()]
     original_bytes = image.read_bytes()
-    stamped = stamp(doc, config)
-    assert stamped == image and image.read_bytes() != original_bytes
+    finish_pdf(doc, config, store)  # the one write after routing: stamp, metadata, uid
+    stamped = image
+    assert image.read_bytes() != original_bytes
     assert "Reçu le 13/05/2026 à 09:05 — N° 2026-A-000001 — Département de Seine-Maritime" in pdftotext(stamped)
     with pikepdf.open(stamped) as after:
         images = [bytes(v.read_raw_bytes()) for v in after.pages[0].images.values()]
         fonts = [f for f in after.pages[0].Resources.XObject.values() if "/Resources" in f]
         assert images == original  # the scanned image is the same stream, byte for byte
-    once = stamped.read_bytes()
-    assert stamp(doc, config).read_bytes() == once  # stamped once: a retried publication adds nothing
+    finish_pdf(doc, config, store)  # a publication retried after a crash writes the PDF again: no second stamp
+    assert pdftotext(stamped).count("N° 2026-A-000001") == 1
     assert fonts
 
 
