@@ -211,7 +211,7 @@ def real_pages(corpus: Path = CORPUS) -> list[RealPage]:
         stem = truth.name[: -len(".alto.xml")]
         images = [p for p in truth.parent.glob(stem + ".*") if p.suffix.lower() in (".jpg", ".png", ".tif", ".tiff")]
         if images:
-            pages.append(RealPage("tapus-" + stem[:40], images[0], alto_text(truth), stem.split("__")[0],
+            pages.append(RealPage("tapus-" + stem, images[0], alto_text(truth), stem.split("__")[0],
                                   mostly_handwritten(truth)))
     return pages
 

@@ -265,7 +265,10 @@ def _without_alpha(item: Input, folder: Path) -> Path:
     return path
 
 
-def run_ocrmypdf(inputs: list[Input], jobs: int, work: Path, extra: list[str]) -> ToolRun:
+def run_ocrmypdf(inputs: list[Input], jobs: int, work: Path, extra: list[str],
+                 earlier: Path | None = None) -> ToolRun:
+    """OCRmyPDF on each input; ``earlier``: take its PDFs from a previous run's output folder instead (CER only:
+    no timing, no memory figure), running it only on the inputs that folder lacks."""
     run = ToolRun()
     (work / "out").mkdir(parents=True, exist_ok=True)
     (work / "in").mkdir(parents=True, exist_ok=True)
@@ -280,7 +283,11 @@ def run_ocrmypdf(inputs: list[Input], jobs: int, work: Path, extra: list[str]) -
             if item.image_dpi:
                 command[1:1] = ["--image-dpi", str(item.image_dpi)]
             begun = time.monotonic()
-            result = subprocess.run(command, capture_output=True, env=env, timeout=3600)
+            if earlier is not None and (earlier / output.name).exists():
+                shutil.copyfile(earlier / output.name, output)
+                result = subprocess.CompletedProcess(command, 0, b"", b"")
+            else:
+                result = subprocess.run(command, capture_output=True, env=env, timeout=3600)
             elapsed = time.monotonic() - begun
             run.seconds[item.name] = [elapsed / item.pages] * item.pages
             if result.returncode != 0 or not output.exists():
@@ -299,6 +306,8 @@ def run_ocrmypdf(inputs: list[Input], jobs: int, work: Path, extra: list[str]) -
             run.layout_texts[item.name] = pdftotext_pages(output, item.pages, layout=True)
     run.wall = time.monotonic() - started
     run.peak_rss = rss.peak
+    if earlier is not None:
+        run.wall = run.peak_rss = 0  # not measured: the report says so
     return run
 
 
@@ -349,6 +358,15 @@ def run_plain(inputs: list[Input], jobs: int, work: Path) -> ToolRun:
 
 # ---- report ----------------------------------------------------------------------------------
 
+def short(name: str, width: int) -> str:
+    """A page's name in ``width`` characters: its source's start and its own end (pages of one source differ
+    only at the end)."""
+    if len(name) <= width:
+        return name
+    tail = width * 2 // 5
+    return name[: width - tail - 1] + "…" + name[-tail:]
+
+
 def ratio(ours: float, theirs: float) -> str:
     return f"{ours / theirs:.2f}" if theirs else ("1.00" if not ours else "∞")
 
@@ -384,7 +402,7 @@ def report(inputs: list[Input], ours: ToolRun, theirs: ToolRun, plain: ToolRun, 
                        seconds_mailroom=ours.seconds[item.name][index],
                        seconds_ocrmypdf=theirs.seconds[item.name][index])
             rows.append(row)
-            label = f"{item.name[:28]}#{index + 1}"
+            label = f"{short(item.name, 31)}#{index + 1}"
             flag = lambda value: "-" if value is None else ("ok" if value else "FAUX")  # noqa: E731
             plain_cer = "-" if cer_p is None else f"{cer_p * 100:6.2f}%"
             print(f"{label:34} {cer_m * 100:6.2f}% {cer_o * 100:6.2f}% {plain_cer:>7} {wer_m * 100:6.2f}%"
@@ -439,12 +457,12 @@ def report(inputs: list[Input], ours: ToolRun, theirs: ToolRun, plain: ToolRun, 
         worse = [r for r in real if r["cer_mailroom"] > r["cer_ocrmypdf"] + 0.01]
         print(f"\npages where mailroom is worse than OCRmyPDF by more than 1 CER point: {len(worse)}")
         for r in sorted(worse, key=lambda r: r["cer_ocrmypdf"] - r["cer_mailroom"]):
-            print(f"  {r['input'][:46]:46} {r['cer_mailroom'] * 100:6.2f}% vs {r['cer_ocrmypdf'] * 100:6.2f}%"
+            print(f"  {short(r['input'], 46):46} {r['cer_mailroom'] * 100:6.2f}% vs {r['cer_ocrmypdf'] * 100:6.2f}%"
                   f" (+{(r['cer_mailroom'] - r['cer_ocrmypdf']) * 100:.1f})")
         floor = [r for r in real if r["cer_mailroom"] > r["cer_tesseract"] + 0.01]
         print(f"pages where mailroom is worse than plain tesseract by more than 1 CER point: {len(floor)}")
         for r in floor:
-            print(f"  {r['input'][:46]:46} {r['cer_mailroom'] * 100:6.2f}% vs {r['cer_tesseract'] * 100:6.2f}%")
+            print(f"  {short(r['input'], 46):46} {r['cer_mailroom'] * 100:6.2f}% vs {r['cer_tesseract'] * 100:6.2f}%")
         upright = [r for r in rows if r["set"] == "real"]
         turned_m = [r["input"] for r in upright if r["turned_mailroom"]]
         turned_o = [r["input"] for r in upright if r["turned_ocrmypdf"]]
@@ -468,7 +486,7 @@ def report(inputs: list[Input], ours: ToolRun, theirs: ToolRun, plain: ToolRun, 
     both = [i for i in inputs if theirs.bytes.get(i.name)]
     bytes_m = sum(ours.bytes[i.name] for i in both) / max(1, sum(i.pages for i in both))
     bytes_o = sum(theirs.bytes[i.name] for i in both) / max(1, sum(i.pages for i in both))
-    ppm_m, ppm_o = pages / ours.wall * 60, pages / theirs.wall * 60
+    ppm_m, ppm_o = pages / ours.wall * 60, (pages / theirs.wall * 60 if theirs.wall else 0.0)
     plain_pages = len(plain.texts)
     ppm_p = plain_pages / plain.wall * 60 if plain.wall else 0.0
     print(f"\n{'':28} {'mailroom':>12} {'OCRmyPDF':>12} {'ratio':>6}")
@@ -477,6 +495,8 @@ def report(inputs: list[Input], ours: ToolRun, theirs: ToolRun, plain: ToolRun, 
     print(f"{'peak RSS, process tree (MB)':28} {ours.peak_rss / 1e6:12.0f} {theirs.peak_rss / 1e6:12.0f}"
           f" {ratio(ours.peak_rss, theirs.peak_rss):>6}")
     print(f"{'wall seconds':28} {ours.wall:12.1f} {theirs.wall:12.1f}")
+    if not theirs.wall:
+        print("OCRmyPDF's PDFs were taken from an earlier run (--ocrmypdf-from): its speed and memory are not measured")
     if plain_pages:
         print(f"plain tesseract: {plain_pages} real pages, {ppm_p:.1f} pages per minute ({jobs} jobs),"
               f" no text layer, no rotation, no clean-up")
@@ -506,6 +526,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--ocrmypdf-args", default="--rotate-pages --deskew",
                         help="OCRmyPDF options besides -l fra+eng and --jobs")
+    parser.add_argument("--ocrmypdf-from", type=Path, default=None,
+                        help="reuse OCRmyPDF's PDFs from an earlier run's OUT/ocrmypdf (CER only, no speed figure)")
     args = parser.parse_args(argv)
     if not shutil.which("ocrmypdf") and not Path(sys.executable).with_name("ocrmypdf").exists():
         print("OCRmyPDF is not installed: .venv/bin/pip install ocrmypdf", file=sys.stderr)
@@ -518,7 +540,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{sum(i.pages for i in inputs)} pages, {args.jobs} jobs; OCRmyPDF "
               f"{subprocess.run([str(Path(sys.executable).with_name('ocrmypdf')), '--version'], capture_output=True, text=True).stdout.strip()}")
         ours = run_mailroom(inputs, args.jobs, work / "mailroom")
-        theirs = run_ocrmypdf(inputs, args.jobs, work / "ocrmypdf", args.ocrmypdf_args.split())
+        theirs = run_ocrmypdf(inputs, args.jobs, work / "ocrmypdf", args.ocrmypdf_args.split(), args.ocrmypdf_from)
         plain = run_plain(inputs, args.jobs, work / "tesseract")
         results = report(inputs, ours, theirs, plain, args.jobs)
         args.out.mkdir(parents=True, exist_ok=True)
