@@ -193,6 +193,20 @@ def test_text_layer_lies_on_the_words(tmp_path, config):
     assert first_line[0][1] < first_line[1][0] < first_line[1][1] < first_line[2][0]
 
 
+def test_words_whose_boxes_touch_stay_two_words_in_the_text_layer(tmp_path):
+    """« penser à »: Tesseract's boxes hug the ink and may leave a pixel between two words; pdftotext
+    (-raw as well as its layout mode) must still see two words."""
+    from pipeline.ocr import pdf
+    words = [textlayer.Word("lui", 95, (100, 100, 160, 140)), textlayer.Word("penser", 95, (180, 100, 330, 140)),
+             textlayer.Word("à", 95, (331, 95, 352, 140)), textlayer.Word("la", 95, (372, 100, 410, 140))]
+    line = textlayer.Line((100, 95, 410, 140), 0.0, -8.0, 44.0, "par_1", words)
+    out = pdf.write_scan_page(tmp_path / "page.pdf", Image.new("L", (600, 300), 255), 300, 75,
+                              pdf.TextLayer([line], 300, 300))
+    for mode in (["-raw"], []):
+        text = subprocess.run(["pdftotext", *mode, str(out), "-"], capture_output=True, text=True).stdout
+        assert text.split() == ["lui", "penser", "à", "la"], (mode, text)
+
+
 @pytest.mark.slow
 def test_straight_scan_keeps_its_jpeg_bytes(tmp_path, config):
     page = render_letter(SHORT, noise=0.02, seed=4)

@@ -21,6 +21,7 @@ FONT_KEY = pikepdf.Name("/FGlyphless")
 GLYPH_WIDTH = 0.5  # em: the font's single glyph is 500 units wide
 JUNK_CONFIDENCE = 60  # below this, a "word" without a letter or digit is dropped
 ASCENT = 0.8       # em: where the selection box of a word stops above the baseline
+MIN_SPACE = 0.2    # em: the least room left between two words' glyphs (extractors join closer words)
 
 
 @dataclass
@@ -121,14 +122,19 @@ def content(lines: list[Line], dpi: float, page_height_px: int) -> bytes:
         ops.append(b"/FGlyphless %.2f Tf" % size)
         for index, word in enumerate(line.words):
             x0, _, x1, _ = word.box
+            if index + 1 < len(line.words):
+                # Word boxes hug the ink: « penser à » can leave a pixel between two words, and pdftotext
+                # (poppler) then reads one word. Such a word's glyphs end a little short of its box.
+                room = line.words[index + 1].box[0] - MIN_SPACE * line.size
+                x1 = max(min(x1, room), x0 + 0.7 * (x1 - x0))
             base_y = line.box[3] + line.offset + line.slope * (x0 - line.box[0])
             x, y = x0 * scale, (page_height_px - base_y) * scale
-            width = max(1, x1 - x0) * scale
+            width = max(1.0, x1 - x0) * scale
             chars = len(word.text)
             ops.append(b"%.4f %.4f %.4f %.4f %.2f %.2f Tm" % (cos, sin, -sin, cos, x, y))
             ops.append(b"%.2f Tz %s Tj" % (100.0 * width / (chars * GLYPH_WIDTH * size), _hex(_encode(word.text))))
             if index + 1 < len(line.words):
-                gap = max(1, line.words[index + 1].box[0] - x1) * scale
+                gap = max(1.0, line.words[index + 1].box[0] - x1) * scale
                 ops.append(b"%.2f Tz <0020> Tj" % (100.0 * gap / (GLYPH_WIDTH * size)))
     ops.append(b"ET")
     return b"\n".join(ops) + b"\n"
