@@ -15,7 +15,8 @@ CER and WER (jiwer, on normalised text) of the text in each tool's reading order
 layout order (plain ``pdftotext``, Tesseract's own PDF for the floor; it reorders
 columns, stage directions and margins its own way, for every tool alike); OCRmyPDF
 is given an image with an alpha channel (which it refuses) flattened onto white,
-as a user would; orientation right or not, seconds, output
+as a user would (``--ocrmypdf-from OUT/ocrmypdf`` reuses an earlier run's PDFs: CER
+only); orientation right or not, seconds, output
 bytes; the real pages per source folder (each tapuscorpus sub-corpus, the OCRmyPDF
 scans), every real page where mailroom is worse than OCRmyPDF by more than one CER
 point, upright real pages each tool turned, and the mostly handwritten pages
@@ -451,9 +452,11 @@ def report(inputs: list[Input], ours: ToolRun, theirs: ToolRun, plain: ToolRun, 
                   f" {ratio(means[0], means[1]):>6} {means[2] * 100:9.2f}% {ratio(means[0], means[2]):>6}")
         laid = [_mean(real, f"{key}_layout") for key in ("cer_mailroom", "cer_ocrmypdf", "cer_tesseract")]
         print(f"{'all, layout order':24} {len(real):5} {laid[0] * 100:8.2f}% {laid[1] * 100:8.2f}%"
-              f" {ratio(laid[0], laid[1]):>6} {laid[2] * 100:9.2f}% {ratio(laid[0], laid[2]):>6}")
-        print("  (text in each tool's reading order: pdftotext -raw of the PDFs, tesseract's own text; layout order:"
-              " plain pdftotext of the PDFs, tesseract's own PDF included)")
+              f" {ratio(laid[0], laid[1]):>6} {'-':>10}")
+        print("  (CER of the text in each tool's reading order: pdftotext -raw of the PDFs, tesseract's own text;\n"
+              "   layout order: plain pdftotext, which rebuilds columns its own way. Tesseract's own PDF is not\n"
+              "   compared in that order: for an image without DPI it sizes its page at 70 dpi, and poppler then\n"
+              "   splits its lines into single words; its figure is in results.json)")
         worse = [r for r in real if r["cer_mailroom"] > r["cer_ocrmypdf"] + 0.01]
         print(f"\npages where mailroom is worse than OCRmyPDF by more than 1 CER point: {len(worse)}")
         for r in sorted(worse, key=lambda r: r["cer_ocrmypdf"] - r["cer_mailroom"]):
