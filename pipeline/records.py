@@ -46,6 +46,7 @@ FINAL_STATES = {PUBLISHED, QUARANTINED, DUPLICATE, REJECTED}
 WAITING_STATES = {REVIEW, PUBLISH_FAILED}
 
 # -- the lifecycle as data ------------------------------------------------------------------------
+REGISTERED = "registered"  # the event of the registration move (a number given, the state unchanged)
 # Every allowed move (from, to) → the journal events that may record it. ``Store.transition`` applies
 # nothing else. To add a state (registration, timestamping…), add it to the enum and its moves here.
 _D = DocumentState
@@ -67,6 +68,10 @@ DOCUMENT_TRANSITIONS: dict[tuple[DocumentState, DocumentState], frozenset[str]] 
     **{(_D.QUARANTINED, state): frozenset({"retried"})
        for state in (_D.SPLIT, _D.OCR_DONE, _D.CLASSIFIED, _D.ROUTED, _D.PUBLISH_FAILED)},
 }
+# Registration: the number, in claim order, wherever the letter is when its turn comes (Store.register_pending);
+# publication waits for it. Duplicates are not new letters.
+for _state in (s for s in _D if s != _D.DUPLICATE):
+    DOCUMENT_TRANSITIONS[(_state, _state)] = DOCUMENT_TRANSITIONS.get((_state, _state), frozenset()) | {REGISTERED}
 _I = InputState
 INPUT_TRANSITIONS: dict[tuple[InputState, InputState], frozenset[str]] = {
     (_I.RECEIVED, _I.SPLIT): frozenset({"split"}),
@@ -76,8 +81,9 @@ INPUT_TRANSITIONS: dict[tuple[InputState, InputState], frozenset[str]] = {
     (_I.DUPLICATE, _I.DUPLICATE): frozenset({"split", "archived"}),  # mirror documents, then archived
     (_I.QUARANTINED, _I.RECEIVED): frozenset({"retried"}),
     (_I.QUARANTINED, _I.SPLIT): frozenset({"retried"}),   # its documents exist: they resume where they were
+    (_I.QUARANTINED, _I.QUARANTINED): frozenset({REGISTERED}),  # quarantined before its split: the scan's number
 }
-del _D, _I
+del _D, _I, _state
 
 
 def allowed(table: dict, from_state: str, to_state: str, event: str) -> bool:

@@ -15,7 +15,7 @@ import pikepdf
 import pytest
 
 from pipeline.config import ConfigError, load_config
-from pipeline.records import PUBLISHED
+from pipeline.records import PUBLISHED, Document
 from pipeline.registration.acknowledgement import Acknowledger, postal_addressee, sender_email
 from pipeline.registration.deadlines import Calendar, processing_deadline
 from pipeline.registration.numbers import register_pending
@@ -162,6 +162,91 @@ def test_numbers_stay_gap_free_after_kill_9(home):
         worker.wait()
     register_pending(config, store)
     _assert_gap_free(store, 360)
+
+
+def test_a_scan_quarantined_before_its_split_keeps_its_number_and_the_next_ones_follow(home, tmp_path):
+    from pipeline.quarantine import quarantine_input
+
+    config, store = config_and_store(home)
+    first = add_input(store, "a.pdf", "2026-05-13T09:00:00+02:00")
+    corrupt = add_input(store, "b.pdf", "2026-05-13T09:01:00+02:00", state="received")[0]
+    third = add_input(store, "c.pdf", "2026-05-13T09:02:00+02:00")
+    assert register_pending(config, store) == ["2026-A-000001"]  # c waits for b's split
+    quarantine_input(config, store, store.get_input(corrupt.input_id), "fichier illisible (PDF tronqué)")
+    assert store.get_document(third[0].id).registration == "2026-A-000003"  # the quarantine let c go
+    [scan_event] = store.events(input_id=corrupt.input_id, kind="registered")
+    assert scan_event.details["number"] == "2026-A-000002" and scan_event.document_id is None
+    [line] = [r for r in csv_rows(config, store, tmp_path) if r[0] == "2026-A-000002"]
+    assert line[7].startswith(f"en quarantaine, lot {corrupt.input_id} (b.pdf) : fichier illisible")
+    # `mailroom retry`, split again into letters: they get numbers of their own, the scan's line says which
+    from pipeline.quarantine import release_input
+    config.spool_dir.mkdir(parents=True, exist_ok=True)
+    Path(store.get_input(corrupt.input_id).spool_path).write_bytes(b"%PDF-1.4")
+    release_input(config, store, store.get_input(corrupt.input_id))
+    add_input(store, "d.pdf", "2026-05-13T09:03:00+02:00")
+    assert register_pending(config, store) == ["2026-A-000004"]  # the retried scan does not stop the numbering
+    corrupt.id = f"{corrupt.input_id}-01"
+    store.create_documents(corrupt.input_id, [corrupt])
+    assert register_pending(config, store) == ["2026-A-000005"]
+    [line] = [r for r in csv_rows(config, store, tmp_path) if r[0] == "2026-A-000002"]
+    assert line[7] == f"lot {corrupt.input_id} (b.pdf) relancé : courriers N° 2026-A-000005"
+    assert first[0].id in {r["document_id"] for r in store.registrations()}
+
+
+def csv_rows(config, store, tmp_path) -> list[list[str]]:
+    target = tmp_path / "registre.csv"
+    write_register(config, store, target)
+    return list(csv.reader(target.read_text(encoding="utf-8-sig").splitlines(), delimiter=";"))[1:]
+
+
+def test_registration_is_a_move_of_the_lifecycle_with_its_event(home):
+    from pipeline.records import DOCUMENT_TRANSITIONS, REGISTERED
+
+    config, store = config_and_store(home)
+    doc = add_input(store, "a.pdf", "2026-05-13T09:00:00+02:00")[0]
+    doc = move_to(store, doc, "review")
+    assert REGISTERED in DOCUMENT_TRANSITIONS[("review", "review")]
+    assert register_pending(config, store) == ["2026-A-000001"]
+    [event] = store.events(doc.id, kind=REGISTERED)
+    assert event.details == {"number": "2026-A-000001", "year": 2026, "seq": 1,
+                             "received_at": "2026-05-13T09:00:00+02:00"}
+    body = store._db().execute("SELECT body FROM documents WHERE id = ?", (doc.id,)).fetchone()["body"]
+    assert '"registration": "2026-A-000001"' in body and store.get_document(doc.id).state == "review"
+    with pytest.raises(ValueError, match="register_pending"):  # never a number-less « registered » event
+        store.transition(doc.id, "review", "review", REGISTERED)
+    assert store.last_move(doc.id, "review")[0] == "mailroom"  # who put it in review, not the numbering
+
+
+def _split_in_this_order(database: str, input_ids: list[str]) -> None:
+    from pipeline.registration.numbers import year_of
+
+    store = Store(Path(database))
+    for input_id in input_ids:
+        row = store.get_input(input_id)
+        docs = [Document(id=f"{input_id}-{n:02d}", input_id=input_id, source=row.original_name,
+                         source_sha256=row.sha256, source_pages=[n], received_at=row.received_at, batch=input_id)
+                for n in (1, 2)]
+        store.create_documents(input_id, docs)
+        store.register_pending("{year}-A-{seq:06d}", year_of)
+
+
+def test_numbers_follow_claim_order_when_concurrent_workers_split_out_of_order(home):
+    import random
+
+    config, store = config_and_store(home)
+    claimed = [add_input(store, f"s{n}.pdf", "2026-05-13T09:00:00+02:00", state="received")[0].input_id
+               for n in range(48)]
+    shuffled = random.Random(14).sample(claimed, len(claimed))  # splits complete in no particular order
+    context = multiprocessing.get_context("forkserver")
+    workers = [context.Process(target=_split_in_this_order, args=(str(config.database_path), shuffled[w::4]))
+               for w in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+        assert worker.exitcode == 0
+    _assert_gap_free(store, 96)
+    assert [r["document_id"] for r in store.registrations()] == [f"{i}-{n:02d}" for i in claimed for n in (1, 2)]
 
 
 # -- the stamp ------------------------------------------------------------------------------------------
@@ -359,3 +444,108 @@ def test_register_as_csv_and_pdf(home, tmp_path):
         assert float(box[2]) > float(box[3])  # landscape
     text = pdftotext(pdf)
     assert "Registre du courrier arrivé" in text and "2026-A-000003" in text and "Jeanne Martin" in text
+
+
+# -- numbers through the coordinator: a letter is filed only with its number ------------------------------------
+
+class HeldSplits:
+    """The executor interface with splits held until the test releases them (in any order); OCR at once."""
+
+    def __init__(self):
+        from tests.test_lifecycle import FakeOcr
+
+        self.ocr, self.splits = FakeOcr(), {}
+
+    def submit_split(self, path, mode, config, key):
+        from concurrent.futures import Future
+
+        self.splits[key] = (Future(), path, mode, config)
+        return self.splits[key][0]
+
+    def release(self, key):
+        from pipeline.executor import split_task
+
+        future, *args = self.splits.pop(key)
+        try:
+            future.set_result(split_task(*args))
+        except Exception as error:
+            future.set_exception(error)
+
+    def submit_ocr(self, source, page, config, workdir, key):
+        from concurrent.futures import Future
+
+        future = Future()
+        future.set_result(self.ocr(source, page, config, Path(workdir)))
+        return future
+
+    def shutdown(self, wait=True):
+        pass
+
+
+def test_splits_completing_out_of_order_still_number_and_file_in_claim_order(home):
+    import hashlib
+
+    from pipeline import coordinator as module
+    from pipeline.coordinator import Coordinator
+    from pipeline.stages import StageContext
+    from tests.support.review_data import make_pdf
+    from tests.support.service import write_test_config
+
+    write_test_config(home)
+    config = load_config(home)
+    store = Store(config.database_path)
+    executor = HeldSplits()
+    coordinator = Coordinator(StageContext(config, store), executor)
+    rows = []
+    for n in range(4):
+        scan = config.spool_dir / f"lettre{n}.pdf"
+        if n == 2:  # a corrupt scan between them: quarantined before any split
+            scan.parent.mkdir(parents=True, exist_ok=True)
+            scan.write_bytes(b"%PDF-1.4\n1 0 obj garbage")
+        else:
+            make_pdf(scan, [f"Objet : nid de poule sur la RD {n}", "Madame, Monsieur,"])
+        rows.append(store.add_input(hashlib.sha256(scan.read_bytes()).hexdigest(), scan.name, str(scan),
+                                    f"2026-05-13T09:0{n}:00+02:00", split_mode="none"))
+        coordinator.submit(rows[-1].id)
+    executor.release(rows[3].id)  # the last scan claimed is split first, OCRed, classified, routed…
+    for _ in range(3):
+        coordinator.step(timeout=0.1)
+    [last] = store.documents(input_id=rows[3].id)
+    assert last.state == "routed" and last.registration is None  # …and waits for its number: nothing filed
+    assert not list(config.library_dir.rglob("*.pdf")) and coordinator.busy
+    executor.release(rows[2].id)  # quarantined: its number is taken, the others still wait for scans 0 and 1
+    executor.release(rows[1].id)
+    coordinator.step(timeout=0.1)
+    coordinator.step(timeout=0.1)
+    assert store.get_document(last.id).registration is None
+    executor.release(rows[0].id)
+    coordinator.run_until_idle()
+    owners = [r["document_id"] for r in store.registrations()]
+    assert owners == [f"{rows[0].id}-01", f"{rows[1].id}-01", rows[2].id, f"{rows[3].id}-01"]
+    _assert_gap_free_numbers(store, 4)
+    assert all(d.state == PUBLISHED for d in store.documents())
+    assert store.get_input(rows[2].id).state == "quarantined"
+    # A scan left unsplit by a process that died holds the numbering only until someone splits it.
+    stuck = make_pdf(config.spool_dir / "abandonne.pdf", ["Objet : demande de permission de voirie"])
+    row = store.add_input(hashlib.sha256(stuck.read_bytes()).hexdigest(), stuck.name, str(stuck),
+                          "2026-05-13T10:00:00+02:00", split_mode="none")
+    later = make_pdf(config.spool_dir / "suivant.pdf", ["Objet : élagage en bord de RD 5"])
+    coordinator.submit(store.add_input(hashlib.sha256(later.read_bytes()).hexdigest(), later.name, str(later),
+                                       "2026-05-13T10:01:00+02:00", split_mode="none").id)
+    executor.release(next(iter(executor.splits)))
+    coordinator.step(timeout=0.1)
+    coordinator.step(timeout=0.1)
+    assert coordinator.busy and row.id not in executor.splits
+    module.STALE_SPLIT_SECONDS = 0.0
+    try:
+        coordinator.step(timeout=0.1)  # the waiting coordinator takes the abandoned scan on
+    finally:
+        module.STALE_SPLIT_SECONDS = 60.0
+    executor.release(row.id)
+    coordinator.run_until_idle()
+    assert [r["document_id"][:7] for r in store.registrations()][-2:] == [row.id, f"L{int(row.id[1:]) + 1:06d}"]
+    assert all(d.state == PUBLISHED for d in store.documents(input_id=row.id))
+
+
+def _assert_gap_free_numbers(store: Store, expected: int) -> None:
+    assert [r["seq"] for r in store.registrations()] == list(range(1, expected + 1))

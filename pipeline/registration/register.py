@@ -55,6 +55,10 @@ class RegisterLine:
 def register_lines(config: Config, store: Store, start: date | None = None, end: date | None = None,
                    category: str | None = None) -> list[RegisterLine]:
     documents = {d.id: d for d in store.documents()}
+    numbers = {}  # input id → the numbers of its letters
+    for entry in store.registrations():
+        if entry["document_id"] in documents:
+            numbers.setdefault(entry["input_id"], []).append(entry["number"])
     lines = []
     for entry in store.registrations():
         doc = documents.get(entry["document_id"])
@@ -64,9 +68,9 @@ def register_lines(config: Config, store: Store, start: date | None = None, end:
         if category and (doc is None or doc.category != category):
             continue
         moment = datetime.fromisoformat(entry["received_at"])
-        if doc is None:  # the split was redone and gave fewer letters; the number stays used
+        if doc is None:  # a scan quarantined before it could be split into letters: the scan has the number
             lines.append(RegisterLine(entry["number"], f"{arrived:%d/%m/%Y}", f"{moment:%H:%M}", "", "", "", 0,
-                                      f"annulé (lot {entry['input_id']} redécoupé)", "", ""))
+                                      _scan_status(store, entry, numbers), "", ""))
             continue
         label = config.categories[doc.category].label if doc.category in config.categories else (doc.category or "")
         ack = doc.acknowledgement or {}
@@ -80,6 +84,17 @@ def register_lines(config: Config, store: Store, start: date | None = None, end:
                                   doc.fields.get("sender") or "", letter_object(doc) if doc.text else "", label,
                                   doc.pages, STATUS.get(doc.state, "en traitement"), deadline, ack_text))
     return lines
+
+
+def _scan_status(store: Store, entry: dict, numbers: dict[str, list[str]]) -> str:
+    row = store.get_input(entry["input_id"])
+    if row is None or entry["document_id"] != entry["input_id"]:
+        return f"annulé (lot {entry['input_id']} redécoupé)"
+    if numbers.get(row.id):  # retried since, and split into letters with numbers of their own
+        return f"lot {row.id} ({row.original_name}) relancé : courriers N° {', '.join(numbers[row.id])}"
+    if row.state == "quarantined":
+        return f"en quarantaine, lot {row.id} ({row.original_name}) : {row.reason or ''}".rstrip(" :")
+    return f"lot {row.id} ({row.original_name}) relancé, en traitement"
 
 
 def write_csv(lines: list[RegisterLine], target: Path) -> None:
