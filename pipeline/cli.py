@@ -261,12 +261,21 @@ def status_data(store: Store) -> dict:
              "attempts": d.acknowledgement.get("attempts"), "error": d.acknowledgement.get("error"),
              "retry_after": d.acknowledgement.get("retry_after")}
             for d in documents if d.acknowledgement.get("state") in ("failed", "unconfirmed")],
+        "transmissions_waiting": [  # L114-2: the slip to the competent body, the notice to the sender
+            {"id": d.id, "registration": d.registration, "part": part, "body": d.transmission.get("body_name"),
+             "state": item["state"], "channel": item.get("channel"), "to": item.get("to"),
+             "attempts": item.get("attempts"), "error": item.get("error"), "retry_after": item.get("retry_after")}
+            for d in documents for part, item in _transmission_parts(d) if item.get("state") in ("failed", "unconfirmed")],
         "list": [{"id": d.id, "state": d.state, "category": d.category, "confidence": d.confidence,
                   "destination": d.destination, "source": d.source, "received_at": d.received_at,
                   "registration": d.registration, "deadline": d.deadline,
                   "acknowledgement": d.acknowledgement.get("state")}
                  for d in documents],
     }
+
+
+def _transmission_parts(doc) -> list[tuple[str, dict]]:
+    return [(part, doc.transmission[part]) for part in ("slip", "notice") if doc.transmission.get(part)]
 
 
 def cmd_worker(config: Config, args) -> int:
@@ -330,6 +339,14 @@ def cmd_status(config: Config, args) -> int:
                     if item["state"] == "unconfirmed" else
                     f"{item['error']} (attempts {item['attempts']}, next try after {item['retry_after']})")
             print(f"  {item['id']}  {item['registration']} → {item['to'] or 'paper'}: {what}")
+    if data["transmissions_waiting"]:
+        print(f"Transmissions not sent ({len(data['transmissions_waiting'])}):")
+        for item in data["transmissions_waiting"]:
+            what = ("interrupted while sending: check the mailbox before sending it again"
+                    if item["state"] == "unconfirmed" else
+                    f"{item['error']} (attempts {item['attempts']}, next try after {item['retry_after']})")
+            part = f"slip to {item['body']}" if item["part"] == "slip" else "notice to the sender"
+            print(f"  {item['id']}  {item['registration']} {part} → {item['to'] or 'paper'}: {what}")
     for line in status_lines(data["trace"]):
         print(line)
     return 0

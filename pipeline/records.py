@@ -155,6 +155,7 @@ class Document:
     registration: str | None = None  # registration number (2026-A-000123), from the store's per-year sequence
     deadline: str | None = None      # processing deadline, ISO date
     acknowledgement: dict[str, Any] = field(default_factory=dict)  # channel, to, file, sent_at, state…
+    transmission: dict[str, Any] = field(default_factory=dict)  # L114-2: body, slip and notice (each sent like an ack)
     uid: str = field(default_factory=new_uid)  # global identity (UUIDv7), set once, in the PDF and the library
     pdf_sha256: str | None = None    # checksum of the PDF once its final metadata is written (what gets published)
     resume_state: str | None = None  # for a quarantined document: the state `mailroom retry` resumes it from
@@ -207,6 +208,7 @@ class Document:
             "registration": self.registration,
             "deadline": self.deadline,
             "acknowledgement": self.acknowledgement or {"channel": "none"},
+            "transmission": self.transmission or None,
             "pdf_sha256": self.pdf_sha256,
             "timestamp": self.timestamp,
         }

@@ -485,9 +485,11 @@ class Store:
         """Persist a document's body and, in the same transaction, the journal event that explains the change.
         A change of state is refused here: it goes through ``transition``."""
         with self._tx() as db:
-            current = db.execute("SELECT state FROM documents WHERE id = ?", (doc.id,)).fetchone()
+            current = db.execute("SELECT state, body FROM documents WHERE id = ?", (doc.id,)).fetchone()
             if current is not None and current["state"] != doc.state:
                 raise ValueError(f"{doc.id}: state {current['state']} → {doc.state} must go through transition()")
+            if current is not None:
+                _keep_deliveries(doc, current["body"])
             seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM documents WHERE input_id = ?",
                              (doc.input_id,)).fetchone()[0]
             db.execute(
@@ -524,6 +526,7 @@ class Store:
         if row is None or row["state"] != from_state:
             return False, None
         doc = document if document is not None else Document.from_json(row["body"])
+        _keep_deliveries(doc, row["body"])
         previous = doc.state
         doc.state = to_state
         try:
@@ -582,24 +585,51 @@ class Store:
 
     def update_acknowledgement(self, document_id: str, expected: tuple, changes: dict[str, Any],
                                event: str | None = None, actor: str = "mailroom", **details) -> Document | None:
-        """Compare-and-set on a document's acknowledgement: applied only if its state is one of ``expected``.
+        """``update_delivery`` of the document's acknowledgement of receipt."""
+        return self.update_delivery(document_id, ("acknowledgement",), expected, changes, event, actor, **details)
 
-        Two workers (or a worker and a supervisor) racing for one acknowledgement: one wins, the
-        other gets None. The change and its journal event are one transaction.
+    def update_delivery(self, document_id: str, path: tuple[str, ...], expected: tuple, changes: dict[str, Any],
+                        event: str | None = None, actor: str = "mailroom", **details) -> Document | None:
+        """Compare-and-set on one letter mailroom sends (the acknowledgement, a transmission's slip or notice:
+        the dict at ``path`` in the document): applied only if its state is one of ``expected``.
+
+        Two workers (or a worker and a supervisor) racing for one of them: one wins, the other gets None.
+        Only that dict changes (a stage writing the whole document meanwhile cannot undo it, nor be undone);
+        the change and its journal event are one transaction.
         """
         with self._tx() as db:
             row = db.execute(_DOCUMENT_SELECT + " WHERE d.id = ?", (document_id,)).fetchone()
             if row is None:
                 return None
             doc = _document(row)
-            if doc.acknowledgement.get("state") not in expected:
+            current = _at(doc, path)
+            if current.get("state") not in expected:
                 return None
-            doc.acknowledgement = {**doc.acknowledgement, **changes}
-            db.execute("UPDATE documents SET body = ?, updated_at = ? WHERE id = ?",
-                       (doc.to_json(), now_iso(), document_id))
+            current.update(changes)
+            pointer = "$." + ".".join(path)
+            db.execute("UPDATE documents SET body = json_set(body, ?, json(?)), updated_at = ? WHERE id = ?",
+                       (pointer, json.dumps(current, ensure_ascii=False), now_iso(), document_id))
             if event:
                 self._journal(db, event, doc.input_id, doc.id, actor, state=changes.get("state"), **details)
         return doc
+
+    def open_deliveries(self, paths: list[tuple[str, ...]], states: tuple[str, ...]) -> list[Document]:
+        """Filed letters with something to send in one of ``states`` (a query, not a scan of every letter)."""
+        marks = ",".join("?" * len(states))
+        where = " OR ".join(f"json_extract(d.body, '$.{'.'.join(path)}.state') IN ({marks})" for path in paths)
+        rows = self._db().execute(_DOCUMENT_SELECT + f" WHERE d.state = 'published' AND ({where})"
+                                  " ORDER BY d.input_id, d.seq", states * len(paths)).fetchall()
+        return [_document(r) for r in rows]
+
+    def batch_members(self, paths: list[tuple[str, ...]], batch: str) -> list[str]:
+        """The files already in one day's print batch (by the ``batch`` recorded with each)."""
+        found = []
+        for path in paths:
+            pointer = "$." + ".".join(path)
+            found += [r[0] for r in self._db().execute(
+                f"SELECT json_extract(body, '{pointer}.file') FROM documents"
+                f" WHERE json_extract(body, '{pointer}.batch') = ?", (batch,))]
+        return [f for f in found if f]
 
     # -- registration --------------------------------------------------------------------
     def register_pending(self, number_format: str, year_of) -> list[str]:
@@ -794,6 +824,22 @@ def _document(row: sqlite3.Row) -> Document:
     if row["registration"]:
         doc.registration = row["registration"]
     return doc
+def _keep_deliveries(doc: Document, stored_body: str) -> None:
+    """What mailroom sends (acknowledgement, transmission) changes only through ``update_delivery``: a stage
+    writing the whole document keeps the stored value, so a supervisor's cancel racing it is never lost."""
+    stored = json.loads(stored_body)
+    doc.acknowledgement = stored.get("acknowledgement") or {}
+    doc.transmission = stored.get("transmission") or {}
+
+
+def _at(doc: Document, path: tuple[str, ...]) -> dict[str, Any]:
+    """The dict at ``path`` in a document (made when missing)."""
+    current = getattr(doc, path[0])
+    for key in path[1:]:
+        current = current.setdefault(key, {})
+    return current
+
+
 def _split_categories(joined: str) -> list[str]:
     return [c for c in (joined or "").split(",") if c]
 

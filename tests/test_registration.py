@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import multiprocessing
 import os
 import signal
@@ -84,6 +85,31 @@ def test_acknowledging_category_without_service_address_is_refused_at_load(home)
                                         '[categories.autre]\nlabel = "Autre"\nlibrary = "A"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"categories\.autre-administration\.acknowledge: must be \"none\""):
         load_config(home)
+
+
+def test_the_bundled_configuration_acknowledges_requests_from_the_public(home):
+    config = load_config(home)  # no mailroom.toml: the bundled defaults
+    kinds = {category_id: category.acknowledge for category_id, category in config.categories.items()}
+    assert kinds == {"rsa-insertion": "svr", "autonomie-personnes-agees": "sva", "autonomie-handicap": "svr",
+                     "enfance-famille": "simple", "routes": "svr", "colleges": "simple", "factures": "none",
+                     "marches-publics": "none", "ressources-humaines": "none", "cabinet": "simple",
+                     "juridique": "none", "subventions-associations": "svr", "autre-administration": "none",
+                     "autre": "none"}
+    assert config.categories["autonomie-handicap"].implicit_decision_days == 120  # four months (CASF R241-33)
+    store = Store(config.database_path)
+    acknowledger = Acknowledger(config, store)
+    for number, category in enumerate(["autonomie-personnes-agees", "autonomie-handicap"], start=1):
+        service = config.categories[category]
+        assert service.service_email.endswith("@departement76.fr") and service.service_phone
+        doc = add_input(store, f"{category}.pdf", "2026-05-13T09:05:00+02:00", category=category)[0]
+        register_pending(config, store)
+        doc = acknowledger.plan(move_to(store, store.get_document(doc.id), PUBLISHED), reviewed=False)
+        assert doc.acknowledgement["channel"] == "paper"  # no SMTP server in the bundled configuration
+        text = pdftotext(acknowledger.render(doc))
+        for mention in [service.service_name, "Quai Jean Moulin", "76101 Rouen Cedex", service.service_email,
+                        service.service_phone, f"2026-A-{number:06d}", "reçu le 13 mai 2026"]:
+            assert mention in text, mention
+        assert ("réputée acceptée le 12 juillet 2026" if number == 1 else "réputée rejetée le 10 septembre 2026") in text
 
 
 # -- numbers ------------------------------------------------------------------------------------------
@@ -377,21 +403,21 @@ def test_a_crash_between_sending_and_journaling_does_not_send_twice(home, monkey
         config, store = config_and_store(home, smtp_port=smtp.port, smtp_timeout_seconds=1)
         acknowledger = Acknowledger(config, store)
         doc = acknowledger.plan(_published(config, store), reviewed=False)
-        real = store.update_acknowledgement
+        real = store.update_delivery
 
-        def crash_on_sent(document_id, expected, changes, *args, **kwargs):
+        def crash_on_sent(document_id, path, expected, changes, *args, **kwargs):
             if changes.get("state") == "sent":
                 raise KeyboardInterrupt("killed after the SMTP server accepted the message")
-            return real(document_id, expected, changes, *args, **kwargs)
+            return real(document_id, path, expected, changes, *args, **kwargs)
 
-        monkeypatch.setattr(store, "update_acknowledgement", crash_on_sent)
+        monkeypatch.setattr(store, "update_delivery", crash_on_sent)
         with pytest.raises(KeyboardInterrupt):
             acknowledger.send_due()
         monkeypatch.undo()
         assert len(smtp.messages) == 1
         restarted = Acknowledger(config, store)
         restarted.send_due()  # too soon: another worker could still be sending
-        import pipeline.registration.acknowledgement as module
+        import pipeline.registration.delivery as module
         later = module._now() + module.timedelta(minutes=5)
         monkeypatch.setattr(module, "_now", lambda: later)
         restarted.send_due()
@@ -412,6 +438,77 @@ def test_cancel_and_force(home):
     assert kinds == [("acknowledgement-planned", "mailroom"), ("acknowledgement-cancelled", "claire"),
                      ("acknowledgement-forced", "claire"), ("acknowledgement-planned", "claire"),
                      ("acknowledgement-sent", "claire")]
+
+
+# -- transmissions to another administration (L114-2) ----------------------------------------------------------
+
+def _transmitted(config, store, name, body, text=None):
+    from pipeline.registration import steps
+
+    kwargs = {"text": text} if text else {}
+    doc = add_input(store, name, "2026-05-13T09:05:00+02:00", category="autre-administration", **kwargs)[0]
+    doc.fields["transmitted_to"] = body
+    store.save_document(doc)
+    register_pending(config, store)
+    doc = move_to(store, store.get_document(doc.id), PUBLISHED)
+    letter = make_pdf(home_of(config) / "work" / f"{doc.id}.pdf", ["Objet : ma demande d'aide au logement"], 2)
+    steps.after_filing(config, store, doc, letter, "claire")
+    return store.get_document(doc.id)
+
+
+def home_of(config):
+    return config.home
+
+
+def test_transmission_slip_and_notice_go_by_email_once_with_their_pdf(home):
+    with SmtpSink() as smtp:
+        config, store = config_and_store(home, smtp_port=smtp.port)
+        doc = _transmitted(config, store, "a.pdf", "caf")
+        from pipeline.registration.commands import RegistrationDuties
+        RegistrationDuties(config, store).tick()  # nothing left to send: each went once
+    assert sorted(m["To"] for m in smtp.messages) == ["courrier@caf76.example.fr", "jeanne.martin@example.org"]
+    slip = next(m for m in smtp.messages if m["To"] == "courrier@caf76.example.fr")
+    notice = next(m for m in smtp.messages if m["To"] == "jeanne.martin@example.org")
+    assert "L114-2" in slip["Subject"] and doc.registration in slip["Subject"]
+    assert slip["Message-ID"].strip() == f"<transmission.{doc.uid}@departement.example.fr>"  # keyed by the uid
+    assert notice["Message-ID"].strip() == f"<avis-transmission.{doc.uid}@departement.example.fr>"
+    with pikepdf.open(io.BytesIO(next(slip.iter_attachments()).get_content())) as pdf:
+        assert len(pdf.pages) == 1 + 2  # the slip, then the letter
+    assert "Caisse d'allocations familiales" in notice.get_body().get_content()
+    t = doc.transmission
+    assert (t["slip"]["state"], t["slip"]["channel"], t["notice"]["state"], t["notice"]["channel"]) == (
+        "sent", "email", "sent", "email")
+    assert doc.acknowledgement["state"] == "transmitted"  # no acknowledgement of our own
+    kinds = [e.kind for e in store.events(doc.id) if e.kind.startswith("transmi")]
+    assert kinds == ["transmitted", "transmission-slip-sent", "transmission-notice-sent"]
+    assert not (home / "acknowledgements").exists()
+
+
+def test_transmission_without_addresses_goes_to_the_days_paper_batch_and_failures_show(home, tmp_path):
+    config, store = config_and_store(home)  # no SMTP: the slip and the notice are both posted
+    (home / "mailroom.toml").write_text((home / "mailroom.toml").read_text(encoding="utf-8") +
+                                        '[transmission.bodies.mairie]\nname = "Mairie de Rouen"\n'
+                                        'address = "Place du Général de Gaulle\\n76000 Rouen"\n', encoding="utf-8")
+    config = load_config(home)
+    doc = _transmitted(config, store, "a.pdf", "mairie")
+    t = doc.transmission
+    assert t["slip"]["state"] == t["notice"]["state"] == "batched"
+    batch = home / "transmissions" / f"{date.today().isoformat()}.pdf"
+    assert t["slip"]["batch"] == t["notice"]["batch"] == str(batch)
+    with pikepdf.open(batch) as pdf:
+        assert len(pdf.pages) == 1 + 2 + 1  # slip + the letter, then the notice
+    text = pdftotext(batch)
+    assert "Bordereau de transmission" in text and "Mairie de Rouen" in text and "vous en accusera réception" in text
+    rows = csv_rows(config, store, tmp_path)
+    assert rows[0][9] == "transmis (L114-2) à Mairie de Rouen ; bordereau à poster (lot papier) ; avis à l'expéditeur à poster (lot papier)"
+    # An SMTP server that does not answer: retried with back-off, listed by `status`, never blocking the filing.
+    (tmp_path / "other").mkdir()
+    failing, store2 = config_and_store(tmp_path / "other", smtp_port=1)
+    late = _transmitted(failing, store2, "b.pdf", "caf")
+    assert late.state == PUBLISHED and late.transmission["slip"]["state"] == "failed"
+    from pipeline.cli import status_data
+    waiting = status_data(store2)["transmissions_waiting"]
+    assert [(w["part"], w["state"], w["attempts"]) for w in waiting] == [("slip", "failed", 1), ("notice", "failed", 1)]
 
 
 # -- the register ------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from ..config import Config
 from ..records import DUPLICATE, PUBLISHED, QUARANTINED, REJECTED, Document
 from ..store import Store
 from .deadlines import calendar_for
+from .delivery import WAITING_STATES
 
 SOON_WORKING_DAYS = 5
 ACK_LABELS = {"pending": "prévu", "failed": "en échec, nouvel essai prévu", "unconfirmed": "envoi interrompu, à vérifier",
@@ -21,6 +22,7 @@ class RegistrationBoard:
     overdue: list[Document] = field(default_factory=list)
     due_soon: list[Document] = field(default_factory=list)       # within SOON_WORKING_DAYS working days
     acknowledgements: list[Document] = field(default_factory=list)  # filed, acknowledgement not gone yet
+    transmissions: list[tuple[Document, str, dict]] = field(default_factory=list)  # (doc, slip|notice, state)
 
 
 def registration_board(config: Config, store: Store, today: date | None = None, limit: int = 100) -> RegistrationBoard:
@@ -38,8 +40,13 @@ def registration_board(config: Config, store: Store, today: date | None = None, 
                 board.overdue.append(doc)
             elif calendar.working_days_between(today, deadline) <= SOON_WORKING_DAYS:
                 board.due_soon.append(doc)
-        if doc.state == PUBLISHED and doc.acknowledgement.get("state") in ("pending", "failed", "unconfirmed"):
+        if doc.state == PUBLISHED and doc.acknowledgement.get("state") in WAITING_STATES:
             board.acknowledgements.append(doc)
+        for part in ("slip", "notice"):
+            item = doc.transmission.get(part) or {}
+            if doc.state == PUBLISHED and (item.get("state") in (*WAITING_STATES, "sending")
+                                           or (item.get("sent_at") or "")[:10] == today.isoformat()):
+                board.transmissions.append((doc, part, item))
     board.overdue.sort(key=lambda d: d.deadline)
     board.due_soon.sort(key=lambda d: (not d.fields.get("urgent"), d.deadline))
     board.overdue, board.due_soon = board.overdue[:limit], board.due_soon[:limit]
@@ -52,4 +59,18 @@ def acknowledgement_label(doc: Document) -> str:
     text = ACK_LABELS.get(state, state)
     if state in ("pending", "failed") and ack.get("channel") in ("email", "paper"):
         text += " — " + (f"courriel à {ack.get('to')}" if ack["channel"] == "email" else "courrier papier")
+    return text
+
+
+TRANSMISSION_PARTS = {"slip": "Bordereau à l'organisme compétent", "notice": "Avis à l'expéditeur"}
+
+
+def delivery_label(item: dict) -> str:
+    """One sent letter's state, in French: « envoyé par courriel à … le … », « dans le lot papier du jour »…"""
+    state = item.get("state") or "none"
+    text = ACK_LABELS.get(state, state)
+    if item.get("channel") == "email" and item.get("to"):
+        text += f" — courriel à {item['to']}"
+    elif item.get("channel") == "paper":
+        text += " — courrier papier"
     return text

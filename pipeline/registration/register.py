@@ -77,6 +77,10 @@ def register_lines(config: Config, store: Store, start: date | None = None, end:
         ack_text = ACK.get(ack.get("state") or "none", ack.get("state") or "")
         if ack.get("state") == "transmitted":
             ack_text += f" à {ack.get('to')}"
+            parts = [(name, doc.transmission.get(part) or {}) for name, part in (("bordereau", "slip"),
+                                                                                 ("avis à l'expéditeur", "notice"))]
+            ack_text += "".join(f" ; {name} {ACK.get(item.get('state'), item.get('state'))}"
+                                for name, item in parts if item)
         if ack.get("sent_at") and ack.get("state") in ("sent", "batched"):
             ack_text += f" le {datetime.fromisoformat(ack['sent_at']).astimezone():%d/%m/%Y}"
         deadline = f"{date.fromisoformat(doc.deadline):%d/%m/%Y}" if doc.deadline else ""
