@@ -139,7 +139,8 @@ class Courier:
     def add_to_batch(self, kind: Outgoing, pdf: Path) -> Path:
         """Rebuild the day's print batch from the letters already in it and this one, in number order."""
         batch = kind.batch_dir / f"{pdf.parent.name}.pdf"
-        members = sorted({Path(f) for f in self.store.batch_members(self.paths, str(batch))} | {pdf})
+        paths = [other.path for other in self.kinds if other.batch_dir == kind.batch_dir]
+        members = sorted({Path(f) for f in self.store.batch_members(paths, str(batch))} | {pdf})
         with ExitStack() as stack, pikepdf.new() as merged:
             for member in members:
                 if member.exists():
