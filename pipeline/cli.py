@@ -332,21 +332,15 @@ def cmd_status(config: Config, args) -> int:
         for item in data["publish_failed"]:
             print(f"  {item['id']}  {item['source']} → {item['category']}: {item['error']} "
                   f"(attempts {item['attempts']}, next try after {item['retry_after']})")
-    if data["acknowledgements_waiting"]:
-        print(f"Acknowledgements not sent ({len(data['acknowledgements_waiting'])}):")
-        for item in data["acknowledgements_waiting"]:
+    for key, title in (("acknowledgements_waiting", "Acknowledgements"), ("transmissions_waiting", "Transmissions")):
+        if data[key]:
+            print(f"{title} not sent ({len(data[key])}):")
+        for item in data[key]:
             what = ("interrupted while sending: check the mailbox before forcing it from the review app"
                     if item["state"] == "unconfirmed" else
                     f"{item['error']} (attempts {item['attempts']}, next try after {item['retry_after']})")
-            print(f"  {item['id']}  {item['registration']} → {item['to'] or 'paper'}: {what}")
-    if data["transmissions_waiting"]:
-        print(f"Transmissions not sent ({len(data['transmissions_waiting'])}):")
-        for item in data["transmissions_waiting"]:
-            what = ("interrupted while sending: check the mailbox before sending it again"
-                    if item["state"] == "unconfirmed" else
-                    f"{item['error']} (attempts {item['attempts']}, next try after {item['retry_after']})")
-            part = f"slip to {item['body']}" if item["part"] == "slip" else "notice to the sender"
-            print(f"  {item['id']}  {item['registration']} {part} → {item['to'] or 'paper'}: {what}")
+            part = {"slip": f" slip to {item.get('body')}", "notice": " notice to the sender"}.get(item.get("part"), "")
+            print(f"  {item['id']}  {item['registration']}{part} → {item['to'] or 'paper'}: {what}")
     for line in status_lines(data["trace"]):
         print(line)
     return 0

@@ -148,6 +148,17 @@ def _claim_and_register(database: str, worker: int, count: int) -> None:
         store.register_pending("{year}-A-{seq:06d}", year_of)
 
 
+def _run_workers(target, arguments: list[tuple]) -> None:
+    """One process per tuple of arguments, all at once; each must end well."""
+    context = multiprocessing.get_context("forkserver")
+    workers = [context.Process(target=target, args=args) for args in arguments]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+        assert worker.exitcode == 0
+
+
 def _assert_gap_free(store: Store, expected: int) -> None:
     rows = store.registrations()
     assert [r["seq"] for r in rows] == list(range(1, expected + 1))
@@ -158,14 +169,7 @@ def _assert_gap_free(store: Store, expected: int) -> None:
 
 def test_numbers_unique_and_gap_free_under_concurrent_workers(home):
     config, store = config_and_store(home)
-    context = multiprocessing.get_context("forkserver")
-    workers = [context.Process(target=_claim_and_register, args=(str(config.database_path), w, 15))
-               for w in range(4)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(120)
-        assert worker.exitcode == 0
+    _run_workers(_claim_and_register, [(str(config.database_path), w, 15) for w in range(4)])
     register_pending(config, store)
     _assert_gap_free(store, 4 * 15 * 2)
     # Numbers follow the order in which the scans were claimed (input sequence), whichever worker split them.
@@ -263,14 +267,7 @@ def test_numbers_follow_claim_order_when_concurrent_workers_split_out_of_order(h
     claimed = [add_input(store, f"s{n}.pdf", "2026-05-13T09:00:00+02:00", state="received")[0].input_id
                for n in range(48)]
     shuffled = random.Random(14).sample(claimed, len(claimed))  # splits complete in no particular order
-    context = multiprocessing.get_context("forkserver")
-    workers = [context.Process(target=_split_in_this_order, args=(str(config.database_path), shuffled[w::4]))
-               for w in range(4)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(120)
-        assert worker.exitcode == 0
+    _run_workers(_split_in_this_order, [(str(config.database_path), shuffled[w::4]) for w in range(4)])
     _assert_gap_free(store, 96)
     assert [r["document_id"] for r in store.registrations()] == [f"{i}-{n:02d}" for i in claimed for n in (1, 2)]
 
@@ -509,6 +506,9 @@ def test_transmission_without_addresses_goes_to_the_days_paper_batch_and_failure
     from pipeline.cli import status_data
     waiting = status_data(store2)["transmissions_waiting"]
     assert [(w["part"], w["state"], w["attempts"]) for w in waiting] == [("slip", "failed", 1), ("notice", "failed", 1)]
+    from tests.support.service import mailroom
+    shown = mailroom(tmp_path / "other", "status").stdout
+    assert "Transmissions not sent (2):" in shown and f"{late.registration} slip to Caisse d'allocations" in shown
 
 
 # -- the register ------------------------------------------------------------------------------------------
