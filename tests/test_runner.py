@@ -54,6 +54,7 @@ def test_back_off_grows_with_attempts(home, tmp_path):
     blocker.write_text("x")
     (home / "mailroom.toml").write_text(f"[publish]\nlibrary_dir = '{blocker}/library'\n", encoding="utf-8")
     store = Store(load_config(home).database_path)
+    store.add_input("0" * 64, "scan.pdf", str(tmp_path / "scan.pdf"), "2026-03-03T09:00:00+01:00")  # its scan
     pipeline = MailroomService(load_config(home), store, workers=1).coordinator
     doc = routed_document(tmp_path, store)
     delays = []
