@@ -437,6 +437,22 @@ def test_cancel_and_force(home):
                      ("acknowledgement-sent", "claire")]
 
 
+def test_a_cancel_racing_a_stage_that_writes_the_whole_letter_is_not_lost(home):
+    config, store = config_and_store(home)
+    doc = add_input(store, "a.pdf", "2026-05-13T09:05:00+02:00", category="rsa-insertion")[0]
+    register_pending(config, store)
+    doc = move_to(store, store.get_document(doc.id), "review")
+    held_by_a_stage = store.get_document(doc.id)  # read before the supervisor acts…
+    Acknowledger(config, store).cancel(doc.id, "claire")
+    held_by_a_stage.fields["sender"] = "Jeanne Martin (corrigé)"
+    store.save_document(held_by_a_stage)  # …written back whole after: the cancel stands
+    moved = store.transition(doc.id, "review", "routed", "reviewed", "claire", document=held_by_a_stage).doc
+    moved = store.transition(doc.id, "routed", PUBLISHED, "published", document=moved).doc
+    assert moved.acknowledgement["state"] == "cancelled" and moved.fields["sender"] == "Jeanne Martin (corrigé)"
+    planned = Acknowledger(config, store).plan(held_by_a_stage, reviewed=True)  # a stale copy plans nothing
+    assert planned.acknowledgement["state"] == store.get_document(doc.id).acknowledgement["state"] == "cancelled"
+
+
 # -- transmissions to another administration (L114-2) ----------------------------------------------------------
 
 def _transmitted(config, store, name, body, text=None):
