@@ -19,6 +19,7 @@ from . import __version__
 from .config import Config, load_config, redact_url, to_toml_dict
 from .coordinator import Coordinator
 from .errors import ExitCode, MailroomError
+from .messages import reason_code, say_reason
 from .records import DUPLICATE, FINAL_STATES, PUBLISH_FAILED, PUBLISHED, QUARANTINED, REVIEW, Document, InputState
 from .service import MailroomService
 from .store import InputRow, Store
@@ -63,6 +64,8 @@ def report_lines(store: Store, input_ids: list[str]) -> list[dict]:
         documents = store.documents(input_id=input_id)
         for doc in documents:
             line = doc.report_line()
+            line["review_reasons"] = [say_reason(r) for r in doc.review_reasons]  # words, made here
+            line["review_codes"] = [reason_code(r) for r in doc.review_reasons]
             original = store.get_document(doc.duplicate_of) if doc.duplicate_of else None
             if original is not None:  # recorded early: the original may have been finished since
                 line.update(pdf=original.pdf, destination=original.destination, category=original.category,

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Callable
 
 from . import stages
-from .errors import BadInput, WorkerLost
+from .errors import BadInput, CodedError, WorkerLost
 from .ingest import open_source
-from .quarantine import quarantine_documents, quarantine_input
+from .quarantine import complete_rejections, quarantine_documents, quarantine_input
 from .records import PUBLISH_FAILED, REGISTERED, ROUTED, SPLIT, Document, InputState
 from .registration import steps as registration
 from .stages import StageContext
@@ -87,6 +87,7 @@ class Coordinator:
 
     def resume(self) -> list[str]:
         """After a restart: every input and document that had not reached the end goes on."""
+        complete_rejections(self.config, self.store)
         pending = [row.id for row in self.store.inputs(InputState.RECEIVED, InputState.SPLIT, InputState.DUPLICATE)]
         for input_id in pending:
             self.submit(input_id)
@@ -171,7 +172,7 @@ class Coordinator:
         try:
             source, result = future.result()
         except BadInput as error:
-            quarantine_input(self.config, self.store, row, error.reason)
+            quarantine_input(self.config, self.store, row, error)
             return
         except WorkerLost:
             self._worker_lost(input_id)
@@ -180,9 +181,7 @@ class Coordinator:
             self._failed_attempt(row, error)
             return
         if not result.plans:
-            quarantine_input(self.config, self.store, row,
-                             f"aucun courrier dans ce lot : {result.reason} ; vérifier que le bon côté a été "
-                             "numérisé et que le lot ne contient pas que des feuilles de séparation")
+            quarantine_input(self.config, self.store, row, result.problem)
             return
         for doc in stages.create_documents(row, source, result, self.ctx):
             self._start_ocr(doc, source)
@@ -197,8 +196,7 @@ class Coordinator:
         self.store.journal("error", row.id, error=f"{error.__class__.__name__}: {error}",
                            code=getattr(error, "code", "internal"), attempt=attempts)
         if attempts >= MAX_ATTEMPTS:
-            reason = (f"erreur interne répétée ({error.__class__.__name__}: {error}) ; signaler ce fichier à "
-                      f"l'équipe technique, puis le relancer avec : mailroom retry {row.id}")
+            reason = CodedError("repeated-internal-error", error=f"{error.__class__.__name__}: {error}", input=row.id)
             quarantine_documents(self.store, row.id, reason)
             quarantine_input(self.config, self.store, self.store.get_input(row.id), reason)
         else:
@@ -216,7 +214,7 @@ class Coordinator:
             reset()
         for pending in pending_inputs:
             row = self.store.get_input(pending)
-            self._failed_attempt(row, WorkerLost("un processus de traitement s'est arrêté brutalement"))
+            self._failed_attempt(row, WorkerLost())
 
     # -- OCR -----------------------------------------------------------------------------------
     def _start_ocr(self, doc: Document, source=None) -> None:
@@ -257,7 +255,11 @@ class Coordinator:
                 other.cancel()
                 self._page_futures.pop(other, None)
             del self._ocr_jobs[doc_id]
-            self._failed_attempt(self.store.get_input(job.doc.input_id), error)
+            if isinstance(error, BadInput):  # a page that cannot travel or kills its workers: no retry helps
+                quarantine_documents(self.store, job.doc.input_id, error)
+                quarantine_input(self.config, self.store, self.store.get_input(job.doc.input_id), error)
+            else:
+                self._failed_attempt(self.store.get_input(job.doc.input_id), error)
             return
         self.pages_done += 1
         if job.pending:

@@ -75,7 +75,7 @@ def _relay(inner: Future, outer: Future) -> None:
         return
     error = inner.exception()
     if isinstance(error, BrokenProcessPool):
-        outer.set_exception(WorkerLost(f"un processus de traitement s'est arrêté brutalement ({error})"))
+        outer.set_exception(WorkerLost(str(error)))
     elif error is not None:
         outer.set_exception(error)
     else:

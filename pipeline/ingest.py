@@ -84,7 +84,7 @@ class Source:
         if self.kind == PDF:
             images = convert_from_path(str(self.path), dpi=dpi, first_page=page, last_page=page)
             if not images:
-                raise BadInput(f"la page {page} du PDF ne peut pas être affichée")
+                raise BadInput("pdf-page-unrenderable", page=page)
             image = images[0]
             image.info["dpi"] = (dpi, dpi)
             return image
@@ -112,31 +112,26 @@ def _open_pdf(path: Path, config: IngestConfig) -> Source:
     with open(path, "rb") as handle:
         handle.seek(max(0, path.stat().st_size - 2048))
         if b"%%EOF" not in handle.read():
-            raise BadInput("le PDF est incomplet (sa fin manque) : la copie ou la numérisation a été interrompue ; "
-                           "numériser à nouveau le lot")
+            raise BadInput("pdf-truncated")
     try:
         with pikepdf.open(path) as pdf:
             declared = int(pdf.trailer.Root.Pages.get("/Count", 0))
             count = len(pdf.pages)
     except pikepdf.PasswordError:
-        raise BadInput("le PDF est protégé par un mot de passe : le numériser à nouveau sans protection, "
-                       "ou le déposer déverrouillé") from None
+        raise BadInput("pdf-encrypted") from None
     except (pikepdf.PdfError, OSError, ValueError, AttributeError, KeyError, TypeError) as error:
-        raise BadInput(f"le fichier n'est pas un PDF lisible ({error.__class__.__name__}) : il est peut-être "
-                       "tronqué ou endommagé ; relancer la numérisation") from None
+        raise BadInput("pdf-unreadable", error=error.__class__.__name__) from None
     if count == 0:
-        raise BadInput("le PDF ne contient aucune page : vérifier le scanner et numériser à nouveau")
+        raise BadInput("pdf-no-page")
     if declared and declared != count:
-        raise BadInput(f"le PDF est endommagé : il annonce {declared} pages mais {count} sont lisibles ; "
-                       "relancer la numérisation pour ne perdre aucune page")
+        raise BadInput("pdf-pages-missing", declared=declared, count=count)
     if count > config.max_pages:
-        raise BadInput(f"le PDF a {count} pages, plus que la limite de {config.max_pages} : le découper en lots plus petits")
+        raise BadInput("too-many-pages", count=count, limit=config.max_pages)
     # A truncated file can still list its pages: make sure poppler can read the whole file.
     info = subprocess.run(["pdfinfo", str(path)], capture_output=True, timeout=120)
     if info.returncode != 0:
         message = info.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise BadInput("le PDF ne peut pas être lu par poppler ({}) : relancer la numérisation"
-                       .format(message[-1] if message else "erreur inconnue"))
+        raise BadInput("pdf-poppler", error=message[-1] if message else "?")
     return Source(path, PDF, count, config)
 
 
@@ -153,19 +148,16 @@ def _open_image(path: Path, config: IngestConfig) -> Source:
                     if width * height > config.max_pixels:
                         raise Image.DecompressionBombError(f"{width}×{height}")
                     if min(width, height) < config.min_side_pixels:
-                        raise BadInput(f"l'image page {index + 1} mesure {width}×{height} pixels : trop petite pour "
-                                       "être une page numérisée ; numériser à 200 dpi ou plus")
+                        raise BadInput("image-too-small", page=index + 1, width=width, height=height)
                     image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise BadInput(f"l'image est démesurée ({error}) : ce n'est pas une page de courrier ; "
-                       "numériser à 300 dpi au plus") from None
+        raise BadInput("image-too-large", error=str(error)) from None
     except BadInput:
         raise
     except (OSError, ValueError, SyntaxError) as error:
-        raise BadInput(f"l'image ne peut pas être lue ({error}) : elle est peut-être tronquée ; "
-                       "relancer la numérisation") from None
+        raise BadInput("image-unreadable", error=str(error)) from None
     if frames > config.max_pages:
-        raise BadInput(f"l'image a {frames} pages, plus que la limite de {config.max_pages}")
+        raise BadInput("too-many-pages", count=frames, limit=config.max_pages)
     return Source(path, IMAGE, frames, config)
 
 
@@ -175,13 +167,10 @@ def open_source(path: Path, config: IngestConfig) -> Source:
     try:
         size = path.stat().st_size
     except OSError as error:
-        raise BadInput(f"le fichier ne peut pas être lu : {error}") from None
+        raise BadInput("unreadable-file", error=str(error)) from None
     if size == 0:
-        raise BadInput("le fichier est vide (0 octet) : la numérisation a échoué ou la copie a été interrompue ; "
-                       "numériser à nouveau")
+        raise BadInput("empty-file")
     kind = sniff(path)
     if kind is None:
-        named = f", malgré l'extension « {path.suffix} »" if path.suffix else ""
-        raise BadInput(f"le contenu n'est ni un PDF ni une image (TIFF, JPEG, PNG){named} : "
-                       "déposer le fichier d'origine du scanner")
+        raise BadInput("not-a-scan-named", extension=path.suffix) if path.suffix else BadInput("not-a-scan")
     return _open_pdf(path, config) if kind == PDF else _open_image(path, config)

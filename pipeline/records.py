@@ -144,7 +144,7 @@ class Document:
     candidates: list[Candidate] = field(default_factory=list)
     route_source: str | None = None  # model | cover-sheet | supervisor
     fields: dict[str, Any] = field(default_factory=dict)
-    review_reasons: list[str] = field(default_factory=list)
+    review_reasons: list[dict] = field(default_factory=list)  # codes and facts (messages.reason), said at the edges
     destination: str | None = None   # library path or URL, once published
     library: str | None = None
     folder: str | None = None

@@ -2,39 +2,42 @@
 
 Other stages only record facts (OCR page failures and confidence, PDF/A problems, the classifier's
 calibrated confidence, a cover sheet, a supervisor's decision); ``review_reasons`` turns them into
-the supervisors' reasons, in French. Add a new signal here, nowhere else.
+the supervisors' reasons, as codes with their facts (``messages.reason``), which the review app and
+the report say in French. Add a new signal here, nowhere else.
 """
 from __future__ import annotations
 
 from .config import Category, Config
+from .messages import reason
 from .publish import folder_for
 from .records import ROUTE_COVER_SHEET, ROUTE_SUPERVISOR, Document
 
 FALLBACK = "autre"  # the classifier's "none of the services" category
-HANDWRITTEN = "Courrier manuscrit : le texte reconnu n'est pas fiable"
+HANDWRITTEN = reason("handwritten")
 
 
-def classification_reasons(doc: Document, config: Config) -> list[str]:
+def classification_reasons(doc: Document, config: Config) -> list[dict]:
     """What the category and its calibrated confidence say; empty when the classifier's answer can be used."""
     if doc.route_source == ROUTE_SUPERVISOR:
         return []
     reasons = []
     category = config.categories.get(doc.category or "")
     if category is None:
-        reasons.append("Aucune catégorie connue n'a pu être proposée")
+        reasons.append(reason("no-category"))
     else:
         if doc.category == FALLBACK:
-            reasons.append(f"Courrier classé « {category.label} » : un superviseur doit choisir le service")
+            reasons.append(reason("fallback-category", category=category.id, label=category.label))
         elif category.always_review:
-            reasons.append(f"La catégorie « {category.label} » est toujours vérifiée par un superviseur")
+            reasons.append(reason("always-reviewed", category=category.id, label=category.label))
     if doc.route_source != ROUTE_COVER_SHEET and category is not None and doc.category != FALLBACK:
         confidence = doc.confidence or 0.0
         if confidence < config.classify.threshold:
-            reasons.append(f"Confiance insuffisante : {confidence * 100:.0f} % (seuil {config.classify.threshold * 100:.0f} %)")
+            reasons.append(reason("low-confidence", confidence=confidence * 100,
+                                  threshold=config.classify.threshold * 100))
     return reasons
 
 
-def review_reasons(doc: Document, config: Config) -> list[str]:
+def review_reasons(doc: Document, config: Config) -> list[dict]:
     """Why this document cannot be routed without a supervisor; empty when it can."""
     if doc.route_source == ROUTE_SUPERVISOR:
         return []  # a supervisor has decided: nothing left to ask
@@ -45,13 +48,13 @@ def review_reasons(doc: Document, config: Config) -> list[str]:
         # Staff sorted it by hand: trust the sheet, unless the category itself always needs a look.
         category = config.categories.get(doc.category or "")
         if category is None or category.always_review:
-            reasons.append(f"catégorie « {doc.category} » à confirmer")
+            reasons.append(reason("cover-sheet-to-confirm", category=doc.category))
         return reasons
-    for reason in classification_reasons(doc, config):
-        if reason not in reasons:
-            reasons.append(reason)
+    for found in classification_reasons(doc, config):
+        if found not in reasons:
+            reasons.append(found)
     if doc.category not in config.categories and not reasons:
-        reasons.append("Aucune catégorie connue n'a pu être proposée")
+        reasons.append(reason("no-category"))
     return reasons
 
 

@@ -52,13 +52,13 @@ class SplitResult:
     dropped: list[tuple[int, str]] = field(default_factory=list)
 
     @property
-    def reason(self) -> str | None:
+    def problem(self) -> BadInput | None:
         """Why there is no document at all (for the quarantine), None when there is one."""
         if self.plans:
             return None
         if self.dropped and all(reason == BLANK for _, reason in self.dropped):
-            return "toutes les pages sont blanches"
-        return "le lot ne contient aucun courrier : seulement des pages blanches et des feuilles de séparation"
+            return BadInput("no-letter-all-blank")
+        return BadInput("no-letter")
 
 
 @dataclass(frozen=True)
@@ -145,12 +145,9 @@ def _route(codes: PageCodes, page: int, config: Config) -> str | None:
     valid = ", ".join(sorted(config.categories))
     unknown = [category for category in routes if category not in config.categories]
     if unknown:
-        raise BadInput(f"la page {page} est une page de garde d'aiguillage vers la catégorie « {unknown[0]} », "
-                       f"qui n'existe pas dans la configuration (catégories valides : {valid}) ; "
-                       "réimprimer les pages de garde avec « mailroom sheets » et numériser à nouveau le lot")
+        raise BadInput("unknown-cover-category", page=page, category=unknown[0], valid=valid)
     if len(routes) > 1:
-        raise BadInput(f"la page {page} porte plusieurs codes d'aiguillage contradictoires "
-                       f"({', '.join(routes)}) : n'en garder qu'un et numériser à nouveau le lot")
+        raise BadInput("contradictory-cover-codes", page=page, routes=", ".join(routes))
     return routes[0]
 
 

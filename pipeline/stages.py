@@ -27,6 +27,7 @@ from typing import Callable
 from .config import Config
 from .errors import PublishError
 from .files import sha256_file, write_atomically
+from .messages import reason_code, say
 from .records import (CLASSIFIED, DUPLICATE, FINAL_STATES, OCR_DONE, PUBLISH_FAILED, PUBLISHED, REVIEW, ROUTED,
                       SPLIT, Candidate, Document, DocumentState, InputState, PageResult)
 from .registration import steps as registration
@@ -190,7 +191,8 @@ def route(doc: Document, ctx: StageContext) -> Document:
         doc = _moved(doc, ctx, REVIEW, "review", reasons=doc.review_reasons, category=doc.category,
                      confidence=doc.confidence)
         if doc.state == REVIEW:
-            log.info("%s (%s) waits for review: %s", doc.id, doc.source, "; ".join(doc.review_reasons))
+            log.info("%s (%s) waits for review: %s", doc.id, doc.source,
+                     ", ".join(reason_code(r) for r in doc.review_reasons))
         return doc
     set_destination(doc, ctx.config.categories[doc.category])
     return _moved(doc, ctx, ROUTED, "routed", library=doc.library, folder=doc.folder)
@@ -198,15 +200,18 @@ def route(doc: Document, ctx: StageContext) -> Document:
 
 # -- publish -----------------------------------------------------------------------------------
 
-def stamp_pdf(doc: Document, config: Config) -> str:
-    """Write the final metadata (category, sender, keywords, uid) into the PDF, once, after routing.
-    Returns the file's checksum: the one journaled and published."""
+def finish_pdf(doc: Document, config: Config, store: Store | None = None) -> str:
+    """Write what is known once the letter is routed into its PDF, in one write: the registration stamp
+    (« Reçu le … — N° … », when ``store`` is given), the metadata (title, category, sender, keywords, PDF/A
+    identification) and the uid. Returns the file's checksum: the one journaled and published."""
     import pikepdf
 
     from .ocr.document import save, write_metadata
 
     path = Path(doc.pdf)
     with pikepdf.open(path, allow_overwriting_input=True) as pdf:
+        if store is not None:
+            registration.stamp_registration(config, store, doc, pdf)
         write_metadata(pdf, doc, config, config.ocr.pdfa)
         with pdf.open_metadata(set_pikepdf_as_editor=False, update_docinfo=False) as xmp:
             xmp["dc:identifier"] = doc.uid
@@ -229,26 +234,37 @@ def pdf_uid(path: Path) -> str | None:
         return None
 
 
+PUBLISH_LEASE_SECONDS = 900  # longer than any upload; a holder killed before is seen dead and replaced
+
+
 def publish(doc: Document, ctx: StageContext) -> Document:
     """routed / publish-failed → published, or → publish-failed with a back-off before the next try.
-    Two threads of one service (the watcher's retry, a supervisor's decision) never publish one letter
-    twice: the state is read again under the service's publication lock."""
+    Nobody else publishes this letter meanwhile: not another thread of this service (the watcher's retry,
+    a supervisor's decision), nor another process on the same database (`mailroom retry` beside `serve`).
+    The state is read again once the letter's lease is held."""
     with ctx.publishing:
-        current = ctx.store.get_document(doc.id)
-        if current is not None and current.state != doc.state:
-            return current  # someone else moved it meanwhile
-        if not registration.numbered(ctx.config, ctx.store, doc):  # an earlier scan is not split yet
-            log.info("%s waits for its registration number before it is filed", doc.id)
-            return doc
-        return _publish(doc, ctx)
+        lease = f"publish:{doc.id}"
+        holder = ctx.store.take_lease(lease, PUBLISH_LEASE_SECONDS)
+        if holder is None:
+            log.info("%s is being published by another process", doc.id)
+            return ctx.store.get_document(doc.id) or doc
+        try:
+            current = ctx.store.get_document(doc.id)
+            if current is not None and current.state != doc.state:
+                return current  # someone else moved it meanwhile
+            if not registration.numbered(ctx.config, ctx.store, doc):  # an earlier scan is not split yet
+                log.info("%s waits for its registration number before it is filed", doc.id)
+                return doc
+            return _publish(doc, ctx)
+        finally:
+            ctx.store.release_lease(lease, holder)
 
 
 def _publish(doc: Document, ctx: StageContext) -> Document:
     category = ctx.config.categories[doc.category]
     pdf = Path(doc.pdf)
     if doc.pdf_sha256 is None or not pdf.is_file() or sha256_file(pdf) != doc.pdf_sha256:
-        registration.stamp_registration(ctx.config, ctx.store, doc)  # « Reçu le … — N° … », once
-        doc.pdf_sha256 = stamp_pdf(doc, ctx.config)
+        doc.pdf_sha256 = finish_pdf(doc, ctx.config, ctx.store)
         ctx.store.save_document(doc)
     try:
         result = ctx.publisher.publish(doc, pdf, category)
@@ -332,7 +348,7 @@ def record_duplicate(row: InputRow, ctx: StageContext) -> None:
         state=DUPLICATE, pdf=original.pdf, category=original.category, confidence=original.confidence,
         candidates=[Candidate(c.category, c.probability) for c in original.candidates],
         destination=original.destination, duplicate_of=original.id,
-        reason=f"doublon de {original.id} (même empreinte SHA-256)") for number, original in enumerate(originals, 1)]
+        reason=say("duplicate-of", original=original.id)) for number, original in enumerate(originals, 1)]
     if ctx.store.create_documents(row.id, mirrors, from_state=InputState.DUPLICATE, to_state=InputState.DUPLICATE,
                                   duplicate_of=row.duplicate_of):
         archive(ctx.store.get_input(row.id), ctx, InputState.DUPLICATE, InputState.DUPLICATE)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import socket
 import sqlite3
 import threading
 import time
@@ -116,6 +117,12 @@ CREATE TABLE IF NOT EXISTS sessions (
     flash TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS sessions_user ON sessions(user);
+
+CREATE TABLE IF NOT EXISTS leases (   -- who is doing a one-at-a-time job now (publishing a letter), until when
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,           -- host:pid:thread
+    until REAL NOT NULL             -- epoch seconds; a lease past it, or whose process is gone, is free
+);
 
 CREATE TABLE IF NOT EXISTS examples (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -506,10 +513,12 @@ class Store:
                 self._journal(db, event, doc.input_id, doc.id, actor, **details)
 
     def transition(self, doc_id: str, from_state: str, to_state: str, event: str, actor: str = "mailroom",
-                   *, document: Document | None = None, **details) -> Transition:
+                   *, document: Document | None = None, example: tuple[str, str] | None = None,
+                   **details) -> Transition:
         """Move a document from ``from_state`` to ``to_state`` only if it is still in ``from_state``
-        (compare-and-set), writing ``document``'s body (when given) and the journal event in the same
-        transaction. A lost race or a move the lifecycle does not allow changes nothing."""
+        (compare-and-set), writing ``document``'s body (when given), the journal event and, for a person's
+        decision, the labelled training ``example`` (``(category, source)``, over the document's text) in the
+        same transaction. A lost race or a move the lifecycle does not allow changes nothing."""
         if not allowed(DOCUMENT_TRANSITIONS, from_state, to_state, event):
             current = self.get_document(doc_id)
             return Transition(False, current, current.state if current else None, illegal=True)
@@ -517,6 +526,8 @@ class Store:
             raise ValueError("registration numbers are allocated by register_pending, in claim order")
         with self._tx() as db:
             moved, doc = self._move(db, doc_id, from_state, to_state, event, actor, document, details)
+            if moved and example is not None:
+                self._add_example(db, example[0], doc.text, example[1], doc_id, actor)
         if moved:
             return Transition(True, doc, str(to_state))
         current = self.get_document(doc_id)
@@ -810,15 +821,50 @@ class Store:
         return [dict(row) for row in rows]
 
     # -- labelled examples (supervisor corrections, cover sheets) ---------------------
+    # -- leases: one holder at a time across threads, processes and restarts -----------------------------
+    def take_lease(self, name: str, seconds: float) -> str | None:
+        """Hold ``name`` for at most ``seconds`` unless another holder has it: the holder's token, or None.
+        A lease whose time is over, or whose process on this host has died (kill -9), is taken over."""
+        holder = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+        now = time.time()
+        with self._tx() as db:
+            row = db.execute("SELECT holder, until FROM leases WHERE name = ?", (name,)).fetchone()
+            if row is not None and row["until"] > now and _alive(row["holder"]):
+                return None
+            db.execute("INSERT OR REPLACE INTO leases(name, holder, until) VALUES (?,?,?)", (name, holder, now + seconds))
+        return holder
+
+    def release_lease(self, name: str, holder: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
+
     def add_example(self, category: str, text: str, source: str, document_id: str | None = None,
                     actor: str | None = None) -> None:
         with self._tx() as db:
-            db.execute("INSERT INTO examples(document_id, category, text, source, actor, at) VALUES (?,?,?,?,?,?)",
-                       (document_id, category, text, source, actor, now_iso()))
+            self._add_example(db, category, text, source, document_id, actor)
+
+    @staticmethod
+    def _add_example(db, category: str, text: str, source: str, document_id: str | None, actor: str | None) -> None:
+        db.execute("INSERT INTO examples(document_id, category, text, source, actor, at) VALUES (?,?,?,?,?,?)",
+                   (document_id, category, text, source, actor, now_iso()))
 
     def examples(self) -> list[dict[str, Any]]:
         rows = self._db().execute("SELECT document_id, category, text, source, actor, at FROM examples ORDER BY id")
         return [dict(r) for r in rows.fetchall()]
+
+
+def _alive(holder: str) -> bool:
+    """Whether a lease holder (host:pid:thread) may still be working: always, when it is on another host."""
+    host, pid, _ = holder.split(":", 2)
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError):
+        return True
+    return True
 
 
 _DOCUMENT_SELECT = ("SELECT d.body, r.number AS registration FROM documents d"

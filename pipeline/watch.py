@@ -42,14 +42,14 @@ def _local_iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp).astimezone().isoformat(timespec="seconds")
 
 
-def name_problem(name: str) -> str | None:
-    """Names that no library, share or person can use: said in words, and the file quarantined."""
+def name_problem(name: str) -> BadInput | None:
+    """Names that no library, share or person can use: the file is quarantined, its reason says why."""
     if any(ord(ch) < 32 or ch == "\x7f" for ch in name):
-        return "le nom du fichier contient des caractères de contrôle : le renommer puis le redéposer"
+        return BadInput("name-control-characters")
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:
-        return "le nom du fichier n'est pas un texte valide (encodage inconnu) : le renommer puis le redéposer"
+        return BadInput("name-not-text")
     return None
 
 

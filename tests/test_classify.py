@@ -14,6 +14,7 @@ from pipeline.classify import calibrate, classify_document, needs_review
 from pipeline.classify.model import Classifier, evidence, forget_classifiers, normalize
 from pipeline.classify.train import train_model
 from pipeline.config import ClassifyConfig, load_config
+from pipeline.messages import say_reason
 from pipeline.records import Document
 
 REPO = Path(__file__).resolve().parents[1]
@@ -203,9 +204,10 @@ def test_review_reasons(config):
     sure = make_doc("", category="routes", confidence=0.97, route_source="model")
     assert needs_review(sure, config) == []
     unsure = make_doc("", category="routes", confidence=0.41, route_source="model")
-    assert needs_review(unsure, config) == ["Confiance insuffisante : 41 % (seuil 80 %)"]
+    assert [say_reason(r) for r in needs_review(unsure, config)] == ["Confiance insuffisante : 41 % (seuil 80 %)"]
     other = make_doc("", category="autre", confidence=0.99, route_source="model")
-    assert len(needs_review(other, config)) == 1 and "Autre" in needs_review(other, config)[0]
+    assert [r["code"] for r in needs_review(other, config)] == ["fallback-category"]
+    assert "Autre" in say_reason(needs_review(other, config)[0])
 
 
 def test_always_review_category_and_threshold_from_configuration(config):
@@ -213,7 +215,7 @@ def test_always_review_category_and_threshold_from_configuration(config):
     categories["juridique"] = dataclasses.replace(categories["juridique"], always_review=True)
     strict = dataclasses.replace(config, categories=categories, classify=ClassifyConfig(threshold=0.99))
     doc = make_doc("", category="juridique", confidence=0.98, route_source="model")
-    reasons = needs_review(doc, strict)
+    reasons = [say_reason(r) for r in needs_review(doc, strict)]
     assert len(reasons) == 2 and "toujours vérifiée" in reasons[0] and "98 %" in reasons[1]
 
 

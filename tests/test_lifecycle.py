@@ -7,6 +7,8 @@ import hashlib
 import json
 import os
 import signal
+import socket
+import subprocess
 import threading
 import time
 from concurrent.futures import Future
@@ -400,8 +402,8 @@ def test_workers_end_by_themselves_after_kill_9_of_the_coordinator(home, tmp_pat
 
 # -- errors become exit codes in one place ------------------------------------------------------------------
 
-@pytest.mark.parametrize("raised, code", [(KeyboardInterrupt(), 130), (DecisionError("refus", code="x"), 1),
-                                          (PublishError("cible absente"), 3), (BadInput("fichier vide"), 3)])
+@pytest.mark.parametrize("raised, code", [(KeyboardInterrupt(), 130), (DecisionError("unknown-category", category="x"), 1),
+                                          (PublishError("library-folder-unwritable", folder="x", error="plein"), 3), (BadInput("empty-file"), 3)])
 def test_main_turns_errors_into_exit_codes_without_a_traceback(home, monkeypatch, capsys, raised, code):
     from pipeline import cli
 
@@ -412,3 +414,115 @@ def test_main_turns_errors_into_exit_codes_without_a_traceback(home, monkeypatch
     assert cli.main(["--home", str(home), "status"]) == code
     err = capsys.readouterr().err
     assert "Traceback" not in err and (code == 130 or str(raised) in err)
+
+
+# -- a decision's effects are one transaction, or completed from the journal after a crash ---------------------
+
+def test_a_decision_and_its_training_example_are_one_transaction(home, monkeypatch):
+    config, store = make_home(home)
+    doc = add_review_document(config, store, "exemple", "Objet : RD 12", guesses=[("routes", 0.5)])
+    decisions = Decisions(StageContext(config, store))
+
+    def crash(*args, **kwargs):
+        raise OSError("disque plein")  # the example cannot be written: nothing of the decision may remain
+
+    monkeypatch.setattr(Store, "_add_example", staticmethod(crash))
+    with pytest.raises(OSError):
+        decisions.decide(doc.id, "routes", {}, "claire")
+    assert store.get_document(doc.id).state == D.REVIEW
+    assert store.events(document_id=doc.id, kind="reviewed") == [] and store.examples() == []
+    monkeypatch.undo()
+    decided = decisions.decide(doc.id, "routes", {}, "claire")
+    assert decided.state == D.PUBLISHED
+    assert [(e["document_id"], e["category"], e["actor"]) for e in store.examples()] == [(doc.id, "routes", "claire")]
+
+
+def test_a_rejection_cut_by_a_crash_gets_its_copy_and_reason_file_at_the_next_start(home, monkeypatch):
+    config, store = make_home(home)
+    doc = add_review_document(config, store, "pub", "Promotion sur les pneus", guesses=[("routes", 0.3)])
+    decisions = Decisions(StageContext(config, store))
+
+    def killed(*args, **kwargs):
+        raise SystemExit("kill -9")  # the process dies right after the rejection's transaction
+
+    monkeypatch.setattr("pipeline.decisions.quarantine_document", killed)
+    with pytest.raises(SystemExit):
+        decisions.reject(doc.id, "Publicité, pas un courrier", "bruno")
+    copy = config.quarantine_dir / f"{doc.id}.pdf"
+    assert store.get_document(doc.id).state == D.REJECTED and not copy.exists()
+    monkeypatch.undo()
+    service = MailroomService(config, store, workers=1)
+    try:
+        service.coordinator.resume()  # what `watch` / `serve` / `process` do when they start
+    finally:
+        service.close()
+    reason = copy.with_name(copy.name + ".reason.txt").read_text(encoding="utf-8")
+    assert copy.read_bytes() == Path(doc.pdf).read_bytes()
+    assert f"Document {doc.id} rejeté par bruno" in reason and "Publicité, pas un courrier" in reason
+    assert store.last_move(doc.id, D.REJECTED)[1] in reason  # the journaled time, not the restart's
+    before = copy.stat().st_mtime_ns
+    service = MailroomService(config, store, workers=1)
+    try:
+        service.coordinator.resume()  # complete already: nothing is written again
+    finally:
+        service.close()
+    assert copy.stat().st_mtime_ns == before
+
+
+def one_letter_cut(home):
+    """A one-page letter split from its batch, with a fake OCR step: (config, store, context, document)."""
+    write_test_config(home)
+    config = load_config(home)
+    store = Store(config.database_path)
+    ctx = StageContext(config, store, ocr_page=FakeOcr())
+    row = spooled_input(config, store)
+    source, result = split_task(row.spool_path, row.split_mode, config)
+    [doc] = stages.create_documents(row, source, result, ctx)
+    return config, store, ctx, doc
+
+
+def test_the_pdf_gets_its_metadata_in_one_write_after_routing(home, monkeypatch):
+    """Assembly writes no metadata; the one write after routing (stamp, metadata, uid) gives the checksum
+    journaled at `published`, which is the library file's."""
+    config, store, ctx, doc = one_letter_cut(home)
+    doc = stages.ocr(doc, ctx)
+    assert doc.state == D.OCR_DONE
+    with pikepdf.open(doc.pdf) as pdf:
+        assert "/Title" not in pdf.docinfo and "/MailroomUid" not in pdf.docinfo
+    writes, finish = [], stages.finish_pdf
+    monkeypatch.setattr(stages, "finish_pdf", lambda *args: writes.append(args[0].id) or finish(*args))
+    doc = stages.advance(doc, ctx)
+    assert doc.state == D.PUBLISHED and writes == [doc.id]
+    published = store.events(document_id=doc.id, kind="published")[0].details
+    assert published["pdf_sha256"] == hashlib.sha256(Path(doc.destination).read_bytes()).hexdigest()
+
+
+def test_two_processes_publishing_one_letter_at_once_file_it_once(home, monkeypatch):
+    """`mailroom retry` beside `serve`: two services on one database, no lock in common but the store's."""
+    config, store, ctx, doc = one_letter_cut(home)
+    doc = stages.advance(doc, ctx, stop_at=frozenset({D.ROUTED}))
+    assert doc.state == D.ROUTED
+    calls, publish = [], LocalPublisher.publish
+
+    def slow(self, *args):
+        calls.append(threading.get_ident())
+        time.sleep(0.5)  # long enough for the other to find the letter still routed
+        return publish(self, *args)
+
+    monkeypatch.setattr(LocalPublisher, "publish", slow)
+    services = [StageContext(config, Store(config.database_path)) for _ in range(2)]
+    answers = race(monkeypatch, [lambda c=c: stages.publish(c.store.get_document(doc.id), c) for c in services])
+    assert [a.state for a in answers].count(D.PUBLISHED) >= 1 and len(calls) == 1
+    assert len(store.events(document_id=doc.id, kind="published")) == 1
+    assert len(list(config.library_dir.rglob("*.pdf"))) == 1
+
+
+def test_a_lease_held_by_a_dead_process_is_taken_over(home):
+    store = Store(load_config(home).database_path)
+    holder = store.take_lease("publish:L1", 900)
+    assert holder and store.take_lease("publish:L1", 900) is None  # held: nobody else
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    with store._tx() as db:  # the holder was killed (kill -9) before it released the lease
+        db.execute("UPDATE leases SET holder = ? WHERE name = ?", (f"{socket.gethostname()}:{dead.pid}:1", "publish:L1"))
+    assert store.take_lease("publish:L1", 900) is not None

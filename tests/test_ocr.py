@@ -17,7 +17,10 @@ from PIL import Image
 
 from pipeline.config import load_config
 from pipeline.ingest import open_source
-from pipeline.ocr import PageOcr, assemble, has_real_text, ocr_page, refresh_metadata
+from pipeline.files import sha256_file
+from pipeline.messages import reason, say_reason
+from pipeline.ocr import PageOcr, assemble, has_real_text, ocr_page
+from pipeline.stages import finish_pdf
 from pipeline.ocr import clean, geometry, source_image, textlayer
 from pipeline.ocr.pdfa import check_pdfa
 from pipeline.records import Document, PageResult
@@ -283,7 +286,8 @@ def test_tesseract_failure_is_retried_then_reported(tmp_path, config, monkeypatc
         assert len(pdf.pages[0].resources.XObject) == 1 and "/Font" not in pdf.pages[0].resources
 
     doc = assemble(document([1]), [result], config, tmp_path / "out.pdf")
-    assert doc.review_reasons == ["OCR en échec page 1 : Tesseract n'a pas répondu en 5 s après 3 essais"]
+    assert [say_reason(r) for r in doc.review_reasons] == [
+        "OCR en échec page 1 : Tesseract n'a pas répondu en 5 s après 3 essais"]
     assert doc.ocr_confidence is None
 
 
@@ -301,6 +305,9 @@ def test_assemble_merges_in_order_with_metadata(tmp_path, config):
                                                           "references": ["VOI-2026-014"]})
     output = tmp_path / "out" / "doc.pdf"
     assemble(doc, pages, config, output)
+    with pikepdf.open(output) as pdf:  # metadata is written once, after routing (finish_pdf)
+        assert "/Title" not in pdf.docinfo and "/Subject" not in pdf.docinfo
+    assert finish_pdf(doc, config) == sha256_file(output)
     assert doc.pdf == str(output)
     assert doc.text.split("\f") == ["Texte de la page 1", "Texte de la page 2", "Texte de la page 3"]
     assert [p.source_page for p in doc.page_results] == [1, 2, 3]
@@ -326,8 +333,9 @@ def test_metadata_follows_the_classification(tmp_path, config):
     with pikepdf.open(doc.pdf) as pdf:
         assert "/Subject" not in pdf.docinfo
     doc.category, doc.fields = "factures", {"sender": "Transports Normands", "references": "F2026-0219"}
-    refresh_metadata(doc, config)
+    finish_pdf(doc, config)
     with pikepdf.open(doc.pdf) as pdf:
+        assert str(pdf.docinfo["/MailroomUid"]) == doc.uid == pdf.open_metadata()["dc:identifier"]
         assert str(pdf.docinfo.Subject) == "Factures"
         assert str(pdf.docinfo.Title) == "Courrier de Transports Normands reçu le 06/03/2026"
         assert pdf.open_metadata()["pdf:Keywords"] == "Factures, Lot i1, F2026-0219, Transports Normands"
@@ -338,9 +346,10 @@ def test_low_confidence_sends_to_review(tmp_path, config):
     pages = [fake_page(tmp_path, 1, 41.2, 50, "mal lu"), fake_page(tmp_path, 2, None, 10, "numérique")]
     doc = assemble(document([1, 2]), pages, config, tmp_path / "doc.pdf")
     assert doc.ocr_confidence == 41.2
-    assert doc.review_reasons == ["OCR peu fiable (confiance 41/100)"]
+    assert doc.review_reasons == [reason("ocr-low-confidence", confidence=41.2)]
+    assert say_reason(doc.review_reasons[0]) == "OCR peu fiable (confiance 41/100)"
     assemble(doc, pages, config, tmp_path / "doc.pdf")  # again: no duplicate reason
-    assert doc.review_reasons == ["OCR peu fiable (confiance 41/100)"]
+    assert doc.review_reasons == [reason("ocr-low-confidence", confidence=41.2)]
     only_digital = assemble(document([2]), pages[1:], config, tmp_path / "digital.pdf")
     assert only_digital.ocr_confidence is None and only_digital.review_reasons == []
 
@@ -352,16 +361,18 @@ def test_pdfa_option(tmp_path, config):
     source = open_source(scan(tmp_path, "pdfa", [page], dpi=200), config.ingest)
     result = ocr_page(source, 1, config, tmp_path / "work")
     doc = assemble(document([1]), [result], config, tmp_path / "a.pdf")
+    assert not any(r["code"] == "pdfa-problem" for r in doc.review_reasons)
+    finish_pdf(doc, config)  # the identification comes with the metadata, once, after routing
     assert check_pdfa(Path(doc.pdf)) == []
-    assert not any("PDF/A" in reason for reason in doc.review_reasons)
     with pikepdf.open(doc.pdf) as pdf:
         assert pdf.open_metadata()["pdfaid:part"] == "2"
         assert pdf.Root.OutputIntents[0].S == "/GTS_PDFA1"
         font = pdf.pages[0].resources.Font
         descriptor = next(iter(font.values())).DescendantFonts[0].FontDescriptor
         assert "/FontFile2" in descriptor
-    plain = assemble(document([1]), [result], dataclasses.replace(
-        config, ocr=dataclasses.replace(config.ocr, pdfa=False)), tmp_path / "b.pdf")
+    plain_config = dataclasses.replace(config, ocr=dataclasses.replace(config.ocr, pdfa=False))
+    plain = assemble(document([1]), [result], plain_config, tmp_path / "b.pdf")
+    finish_pdf(plain, plain_config)
     assert "identification PDF/A-2b absente des métadonnées XMP" in check_pdfa(Path(plain.pdf))
 
 

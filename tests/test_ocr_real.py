@@ -18,6 +18,7 @@ from pipeline.ingest import infer_dpi, open_source
 from pipeline.ocr import assemble, ocr_page
 from pipeline.ocr.page import straighten
 from pipeline.records import Candidate, Document
+from pipeline.messages import say_reason
 from pipeline.route import HANDWRITTEN, review_reasons
 from tests.support.corpus import corpus_file
 
@@ -115,10 +116,11 @@ def test_a_handwritten_letter_goes_to_review_saying_so(tmp_path, config):
     doc = Document(id="d1", input_id="i1", source=path.name, source_sha256="0" * 64, source_pages=[1],
                    received_at="2026-03-06T09:15:00+01:00")
     doc = assemble(doc, [result], config, tmp_path / "out.pdf")
-    assert doc.handwritten and not any(reason.startswith("OCR peu fiable") for reason in doc.review_reasons)
+    assert doc.handwritten and not any(r["code"] == "ocr-low-confidence" for r in doc.review_reasons)
     doc.category, doc.confidence, doc.route_source = "routes", 0.99, "model"  # a sure, wrong guess
     doc.candidates = [Candidate("routes", 0.99)]
     assert review_reasons(doc, config) == [HANDWRITTEN]
+    assert say_reason(HANDWRITTEN) == "Courrier manuscrit : le texte reconnu n'est pas fiable"
 
 
 def test_handwritten_signal_survives_the_journal():

@@ -21,7 +21,7 @@ from pipeline.registration.acknowledgement import Acknowledger, postal_addressee
 from pipeline.registration.deadlines import Calendar, processing_deadline
 from pipeline.registration.numbers import register_pending
 from pipeline.registration.register import write_register
-from pipeline.registration.stamp import stamp
+from pipeline.stages import finish_pdf
 from pipeline.store import Store
 from tests.support.registration import SmtpSink, add_input, config_and_store, move_to, write_config
 from tests.support.review_data import make_pdf
@@ -195,6 +195,7 @@ def test_numbers_stay_gap_free_after_kill_9(home):
 
 
 def test_a_scan_quarantined_before_its_split_keeps_its_number_and_the_next_ones_follow(home, tmp_path):
+    from pipeline.errors import BadInput
     from pipeline.quarantine import quarantine_input
 
     config, store = config_and_store(home)
@@ -202,12 +203,12 @@ def test_a_scan_quarantined_before_its_split_keeps_its_number_and_the_next_ones_
     corrupt = add_input(store, "b.pdf", "2026-05-13T09:01:00+02:00", state="received")[0]
     third = add_input(store, "c.pdf", "2026-05-13T09:02:00+02:00")
     assert register_pending(config, store) == ["2026-A-000001"]  # c waits for b's split
-    quarantine_input(config, store, store.get_input(corrupt.input_id), "fichier illisible (PDF tronqué)")
+    quarantine_input(config, store, store.get_input(corrupt.input_id), BadInput("pdf-truncated"))
     assert store.get_document(third[0].id).registration == "2026-A-000003"  # the quarantine let c go
     [scan_event] = store.events(input_id=corrupt.input_id, kind="registered")
     assert scan_event.details["number"] == "2026-A-000002" and scan_event.document_id is None
     [line] = [r for r in csv_rows(config, store, tmp_path) if r[0] == "2026-A-000002"]
-    assert line[7].startswith(f"en quarantaine, lot {corrupt.input_id} (b.pdf) : fichier illisible")
+    assert line[7].startswith(f"en quarantaine, lot {corrupt.input_id} (b.pdf) : {BadInput('pdf-truncated')}"[:60])
     # `mailroom retry`, split again into letters: they get numbers of their own, the scan's line says which
     from pipeline.quarantine import release_input
     config.spool_dir.mkdir(parents=True, exist_ok=True)
@@ -286,15 +287,16 @@ def test_stamp_adds_a_text_layer_and_leaves_the_scan_untouched(home, tmp_path):
     before = pikepdf.open(image)
     original = [bytes(v.read_raw_bytes()) for v in before.pages[0].images.values()]
     original_bytes = image.read_bytes()
-    stamped = stamp(doc, config)
-    assert stamped == image and image.read_bytes() != original_bytes
+    finish_pdf(doc, config, store)  # the one write after routing: stamp, metadata, uid
+    stamped = image
+    assert image.read_bytes() != original_bytes
     assert "Reçu le 13/05/2026 à 09:05 — N° 2026-A-000001 — Département de Seine-Maritime" in pdftotext(stamped)
     with pikepdf.open(stamped) as after:
         images = [bytes(v.read_raw_bytes()) for v in after.pages[0].images.values()]
         fonts = [f for f in after.pages[0].Resources.XObject.values() if "/Resources" in f]
         assert images == original  # the scanned image is the same stream, byte for byte
-    once = stamped.read_bytes()
-    assert stamp(doc, config).read_bytes() == once  # stamped once: a retried publication adds nothing
+    finish_pdf(doc, config, store)  # a publication retried after a crash writes the PDF again: no second stamp
+    assert pdftotext(stamped).count("N° 2026-A-000001") == 1
     assert fonts
 
 

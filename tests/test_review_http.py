@@ -314,7 +314,7 @@ def test_a_refused_decision_is_explained(setup, client, monkeypatch):
     from pipeline.errors import DecisionError
 
     def refused(*args, **kwargs):
-        raise DecisionError("catégorie inconnue : « x »", code="unknown-category")
+        raise DecisionError("unknown-category", category="x")
 
     monkeypatch.setattr(Decisions, "decide", refused)
     token = log_in(client, "claire")

@@ -184,7 +184,7 @@ def test_a_document_that_cannot_be_published_stays_transient_then_goes_once(emul
     pdf = pdf_file(tmp_path)
     with pytest.raises(PublishError) as caught:
         publisher.publish(make_document(), pdf, sp_config.categories["routes"])
-    assert caught.value.transient and "5 attempts" in str(caught.value)
+    assert caught.value.transient and "5 essais" in str(caught.value)
     emulator.faults.clear()
     result = make_publisher(sp_config).publish(make_document(), pdf, sp_config.categories["routes"])
     assert not result.already_there

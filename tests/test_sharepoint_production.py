@@ -166,7 +166,7 @@ def test_a_300_second_retry_after_holds_every_letter_and_no_request_leaves_early
         with pytest.raises(PublishError) as caught:
             publisher.publish(make_document("L000001-01"), pdf(tmp_path, "1.pdf"), category)
         assert caught.value.transient and caught.value.retry_after == pytest.approx(300, abs=1)
-        assert "retry after 300 s" in str(caught.value)
+        assert "nouvel essai dans 300 s" in str(caught.value)
         sent = len(server.log)
         for elapsed in (1, 120, 290):   # other letters come and go during the pause: nothing is sent
             clock.now = server.throttled_until - 300 + elapsed

@@ -229,7 +229,7 @@ def test_missing_library_is_a_transient_publish_error(emulator, publisher, sp_co
     del emulator.libraries["routes"]
     with pytest.raises(PublishError) as caught:
         publisher.publish(make_document(), pdf_file(tmp_path), sp_config.categories["routes"])
-    assert caught.value.transient and "« Routes » does not exist" in str(caught.value)
+    assert caught.value.transient and "« Routes » n'existe pas" in str(caught.value)
 
 
 def test_unreadable_pdf_is_not_transient(publisher, sp_config, tmp_path):

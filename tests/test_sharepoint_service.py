@@ -60,7 +60,7 @@ def test_a_300_second_pause_holds_publication_while_ocr_goes_on(site, home):
     coordinator.submit(first.id)
     coordinator.run_until_idle()
     [held] = store.documents(input_id=first.id)
-    assert held.state == DocumentState.PUBLISH_FAILED and "retry after" in held.reason
+    assert held.state == DocumentState.PUBLISH_FAILED and "nouvel essai dans" in held.reason
     sent = len(server.log)
     # Another letter arrives during the pause: split, OCR, classification, routing happen; no request leaves.
     second = make_second_input(config, store)

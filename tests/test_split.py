@@ -70,13 +70,14 @@ def test_blank_batch_gives_no_plan_and_says_why(config):
     source = open_source(corpus_file("ocrmypdf", "blank.pdf"), config.ingest)
     result = plan_documents(source, "separator", config)
     assert result.plans == [] and result.dropped == [(1, BLANK)]
-    assert result.reason == "toutes les pages sont blanches"
+    assert result.problem.code == "no-letter-all-blank" and "toutes les pages sont blanches" in result.problem.reason
 
 
 def test_separator_only_batch_reason(config):
     source = open_source(corpus_file("paperless", "barcodes__patch-code-t.pdf"), config.ingest)
     result = plan_documents(source, "separator", config)
-    assert result.plans == [] and "feuilles de séparation" in result.reason
+    assert result.plans == [] and result.problem.code == "no-letter"
+    assert "feuilles de séparation" in str(result.problem)
 
 
 # -- modes --------------------------------------------------------------------------------------

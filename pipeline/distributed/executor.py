@@ -296,7 +296,8 @@ class CeleryExecutor:
                                        f"{failure.get('exc_message', result)}")
             if "failure" in result:
                 failure = result["failure"]
-                raise (PoisonPage if failure["code"] == "poison-page" else BadInput)(failure["reason"])
+                raise (PoisonPage if failure["code"] == "poison-page" else BadInput)(failure["code"],
+                                                                                    **failure.get("params", {}))
             value = read(result)
         except BaseException as error:
             _settle(future, error=error)

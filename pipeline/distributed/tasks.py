@@ -38,9 +38,7 @@ def _attempt(task, page: int):
     lost = int(client.get(key) or 0)
     attempts = task.app.conf.mailroom_runner.page_attempts
     if lost >= attempts:
-        raise _Poison(f"la page {page} a arrêté brutalement {lost} processus de traitement l'un après l'autre "
-                      f"(runner.page_attempts = {attempts}) : page illisible ou piégée ; la vérifier, la "
-                      "numériser à nouveau ou la retirer du lot")
+        raise _Poison(page=page, lost=lost, attempts=attempts)
     client.incr(key)
     client.expire(key, LOST_TTL)
     try:
@@ -53,9 +51,9 @@ def _attempt(task, page: int):
 
 
 class _Poison(Exception):
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
+    def __init__(self, **params):
+        super().__init__(params)
+        self.params = params
 
 
 def _stored(task) -> dict | None:
@@ -78,10 +76,10 @@ def _run(task, message: dict, work):
                 tempfile.TemporaryDirectory(prefix="page-", dir=SCRATCH) as folder:
             return work(Path(folder))
     except _Poison as poison:
-        log.error("%s: poison page: %s", task.request.id, poison.reason)
-        return {"failure": {"code": "poison-page", "reason": poison.reason}}
-    except BadInput as bad:
-        return {"failure": {"code": "bad-input", "reason": bad.reason}}
+        log.error("%s: poison page: %s", task.request.id, poison.params)
+        return {"failure": {"code": "poison-page", "params": poison.params}}
+    except BadInput as bad:  # the coordinator says it in words (messages.py)
+        return {"failure": bad.to_dict()}
 
 
 def analyse_page(task, message: dict, config_message: dict, with_codes: bool) -> dict:

@@ -36,11 +36,9 @@ class MessageTooLarge(BadInput):
     code = "message-too-large"
 
 
-def _check_size(data: bytes, limit_mb: float, what: str) -> None:
+def _check_size(data: bytes, limit_mb: float, page: int, what: str) -> None:
     if len(data) > limit_mb * 1024 * 1024:
-        raise MessageTooLarge(f"{what} fait {len(data) / 1024 / 1024:.1f} Mo, plus que la limite de "
-                              f"{limit_mb:g} Mo d'un message (runner.max_message_mb) : numériser cette page "
-                              "à une résolution plus basse, ou relever la limite")
+        raise MessageTooLarge(page=page, source=what, size_mb=len(data) / 1024 / 1024, limit_mb=limit_mb)
 
 
 def page_bytes(source: Source, page: int) -> tuple[bytes, str]:
@@ -65,7 +63,7 @@ def page_bytes(source: Source, page: int) -> tuple[bytes, str]:
 
 def page_message(source: Source, page: int, limit_mb: float) -> dict:
     data, suffix = page_bytes(source, page)
-    _check_size(data, limit_mb, f"la page {page} de « {Path(source.path).name} »")
+    _check_size(data, limit_mb, page, Path(source.path).name)
     return {"name": Path(source.path).stem[:80] or "page", "suffix": suffix, "page": page,
             "data": base64.b64encode(data).decode("ascii")}
 
@@ -107,7 +105,7 @@ def read_kind(result: dict) -> PageKind:
 
 def ocr_result(page: PageOcr, source_page: int, limit_mb: float, worker: str) -> dict:
     data = Path(page.pdf).read_bytes()
-    _check_size(data, limit_mb, f"le PDF de la page {source_page}")
+    _check_size(data, limit_mb, source_page, "PDF OCR")
     fields = dataclasses.asdict(page.result)
     fields["source_page"] = source_page
     return {"page": source_page, "pdf": base64.b64encode(data).decode("ascii"), "text": page.text,

@@ -9,8 +9,7 @@ import os
 
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # one core per page; parallelism is across pages
 
-from .document import assemble, document_confidence, refresh_metadata, write_metadata  # noqa: E402
+from .document import assemble, document_confidence, write_metadata  # noqa: E402
 from .page import PageOcr, has_real_text, ocr_page  # noqa: E402
 
-__all__ = ["PageOcr", "assemble", "document_confidence", "has_real_text", "ocr_page", "refresh_metadata",
-           "write_metadata"]
+__all__ = ["PageOcr", "assemble", "document_confidence", "has_real_text", "ocr_page", "write_metadata"]

@@ -11,6 +11,7 @@ from pikepdf.models.metadata import encode_pdf_date
 from PIL import ImageCms
 
 from ..config import Config
+from ..messages import reason
 from ..records import Document
 from .page import PageOcr
 
@@ -105,21 +106,12 @@ def save(pdf: pikepdf.Pdf, output: Path, pdfa: bool) -> None:
     temporary.replace(output)
 
 
-def refresh_metadata(doc: Document, config: Config) -> None:
-    """Rewrite the title, subject and keywords of ``doc.pdf`` once the category and fields are known
-    (classification runs after OCR). Pages and text layer are left as they are."""
-    path = Path(doc.pdf)
-    with pikepdf.open(path, allow_overwriting_input=True) as pdf:
-        write_metadata(pdf, doc, config, config.ocr.pdfa)
-        save(pdf, path, config.ocr.pdfa)
-
-
-def _reasons(doc: Document, pages: list[PageOcr], floor: float) -> list[str]:
-    reasons = [f"OCR en échec page {position} : {page.error}"
+def _reasons(doc: Document, pages: list[PageOcr], floor: float) -> list[dict]:
+    reasons = [reason("ocr-page-failed", page=position, error=page.error)
                for position, page in enumerate(pages, start=1) if page.error]
     # A handwritten page explains its low confidence: route.py says « Courrier manuscrit » instead.
     if not doc.handwritten and doc.ocr_confidence is not None and doc.ocr_confidence < floor:
-        reasons.append(f"OCR peu fiable (confiance {doc.ocr_confidence:.0f}/100)")
+        reasons.append(reason("ocr-low-confidence", confidence=doc.ocr_confidence))
     return reasons
 
 
@@ -135,7 +127,9 @@ def document_confidence(pages: list[PageOcr]) -> float | None:
 
 
 def assemble(doc: Document, pages: list[PageOcr], config: Config, output: Path) -> Document:
-    """Merge the page PDFs in order into ``output`` and fill the document's OCR fields and review reasons."""
+    """Merge the page PDFs in order into ``output`` and fill the document's OCR fields and review reasons.
+    No metadata is written here: the category, sender and identity are known only after routing, when
+    ``finish_pdf`` writes them, once (with the registration stamp), into the file that is published."""
     output = Path(output)
     order = {number: index for index, number in enumerate(doc.source_pages)}
     pages = sorted(pages, key=lambda p: order.get(p.page, len(order) + p.page))
@@ -144,7 +138,6 @@ def assemble(doc: Document, pages: list[PageOcr], config: Config, output: Path) 
         for page in pages:
             part = stack.enter_context(pikepdf.open(page.pdf))
             merged.pages.extend(part.pages)
-        write_metadata(merged, doc, config, config.ocr.pdfa)
         if config.ocr.pdfa:
             add_output_intent(merged)
         save(merged, output, config.ocr.pdfa)
@@ -152,13 +145,9 @@ def assemble(doc: Document, pages: list[PageOcr], config: Config, output: Path) 
     doc.text = "\f".join(page.text for page in pages)
     doc.page_results = [page.result for page in pages]
     doc.ocr_confidence = document_confidence(pages)
-    for reason in _reasons(doc, pages, config.ocr.confidence_floor):
-        if reason not in doc.review_reasons:
-            doc.review_reasons.append(reason)
+    found = _reasons(doc, pages, config.ocr.confidence_floor)
     if config.ocr.pdfa:
-        from .pdfa import check_pdfa
-        for problem in check_pdfa(output)[:3]:
-            reason = f"PDF/A non conforme : {problem}"
-            if reason not in doc.review_reasons:
-                doc.review_reasons.append(reason)
+        from .pdfa import content_problems
+        found += [reason("pdfa-problem", problem=problem) for problem in content_problems(output)[:3]]
+    doc.review_reasons += [r for r in found if r not in doc.review_reasons]
     return doc

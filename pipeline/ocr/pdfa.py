@@ -28,7 +28,17 @@ def _space_name(space) -> str:
 
 
 def check_pdfa(path: Path) -> list[str]:
-    """Problems found, in French (empty list: the checked rules hold)."""
+    """Problems found in a finished file, in French (empty list: the checked rules hold)."""
+    return _problems(path, identification=True)
+
+
+def content_problems(path: Path) -> list[str]:
+    """The problems of the pages themselves (fonts, filters, annotations…), for a PDF whose metadata and
+    PDF/A identification are not written yet (they are, once, after routing)."""
+    return _problems(path, identification=False)
+
+
+def _problems(path: Path, identification: bool) -> list[str]:
     problems: list[str] = []
     try:
         pdf = pikepdf.open(path)
@@ -38,7 +48,8 @@ def check_pdfa(path: Path) -> list[str]:
         if pdf.is_encrypted:
             problems.append("le fichier est chiffré")
         meta = pdf.open_metadata()
-        if meta.get("pdfaid:part") != "2" or str(meta.get("pdfaid:conformance", "")).upper() != "B":
+        if identification and (meta.get("pdfaid:part") != "2"
+                               or str(meta.get("pdfaid:conformance", "")).upper() != "B"):
             problems.append("identification PDF/A-2b absente des métadonnées XMP")
         intents = pdf.Root.get("/OutputIntents")
         if not intents or not any(str(i.get("/S")) == "/GTS_PDFA1" and "/DestOutputProfile" in i for i in intents):

@@ -71,13 +71,15 @@ def parse_tsv(tsv: str) -> list[tuple[str, float]]:
     return words
 
 
-def _french_error(error: Exception, timeout: float) -> str:
+def _failure(error: Exception | None, timeout: float, tries: int) -> TesseractFailed:
+    """What went wrong, as a code and its facts (the words are in messages.py)."""
     if isinstance(error, RuntimeError) and "timeout" in str(error).lower():
-        return f"Tesseract n'a pas répondu en {timeout:g} s"
+        return TesseractFailed("tesseract-timeout", timeout=timeout, tries=tries)
     if isinstance(error, pytesseract.TesseractNotFoundError):
-        return "Tesseract n'est pas installé sur le serveur"
+        return TesseractFailed("tesseract-missing")
     message = str(error).strip().splitlines()
-    return "Tesseract a échoué ({})".format(message[-1][:160] if message else error.__class__.__name__)
+    return TesseractFailed("tesseract-failed", error=message[-1][:160] if message else error.__class__.__name__,
+                           tries=tries)
 
 
 def recognise(image_path: Path, dpi: float, languages: str, timeout: float, retries: int,
@@ -99,8 +101,7 @@ def recognise(image_path: Path, dpi: float, languages: str, timeout: float, retr
             return Recognition(textlayer.parse_hocr(hocr))
         except (pytesseract.TesseractError, RuntimeError, OSError, UnicodeDecodeError, ET.ParseError) as error:
             last = error
-    plural = "s" if retries else ""
-    raise TesseractFailed(f"{_french_error(last, timeout)} après {max(0, retries) + 1} essai{plural}")
+    raise _failure(last, timeout, max(0, retries) + 1)
 
 
 OSD_ROTATE = re.compile(r"Rotate:\s*(\d+)")

@@ -88,7 +88,7 @@ class LocalPublisher:
         try:
             data = Path(pdf).read_bytes()
         except OSError as error:
-            raise PublishError(f"the searchable PDF cannot be read: {error}", transient=False) from error
+            raise PublishError("pdf-unreadable-for-publication", transient=False, error=str(error)) from error
         base = safe_name(document_title(doc, category, self.config.publish.file_name))
         target = folder / f"{base}.pdf"
         suffix = 2
@@ -102,7 +102,7 @@ class LocalPublisher:
             write_atomically(self._sidecar(target), json.dumps(meta, ensure_ascii=False, indent=2).encode())
             write_atomically(target, data)
         except OSError as error:
-            raise PublishError(f"cannot write to the library folder {folder}: {error}") from error
+            raise PublishError("library-folder-unwritable", folder=str(folder), error=str(error)) from error
         return PublishResult(destination=str(target))
 
     # -- an agent sends a letter on: `<file>.pdf.reorienter` holds a category id (see redirect.py)

@@ -112,8 +112,8 @@ class RedirectPoller:
             doc.category, doc.route_source = target.id, ROUTE_AGENT
             doc.library, doc.folder = target.library, folder_for(doc, target)
             pdf = self._local_pdf(doc)
-            from ..stages import stamp_pdf  # the PDF's subject and keywords say the new category
-            doc.pdf_sha256 = stamp_pdf(doc, self.config)
+            from ..stages import finish_pdf  # the PDF's subject and keywords say the new category
+            doc.pdf_sha256 = finish_pdf(doc, self.config)
         else:
             pdf = self._local_pdf(doc)
         result = self.publisher.publish(doc, pdf, target)
@@ -121,9 +121,9 @@ class RedirectPoller:
             doc.destination = result.destination
             moved = self.store.transition(doc.id, PUBLISHED, PUBLISHED, "redirected", request.editor, document=doc,
                                           from_category=old_category, to_category=target.id,
-                                          asked_at=request.asked_at, old=request.location, new=result.destination)
+                                          asked_at=request.asked_at, old=request.location, new=result.destination,
+                                          example=(target.id, "redirection"))
             if moved.ok:
-                self.store.add_example(target.id, doc.text, "redirection", document_id=doc.id, actor=request.editor)
                 if self.config.trace.enabled:
                     from ..trace.stamp import record_rewrite
                     record_rewrite(self.config, self.store, doc, "réorientation", request.editor)

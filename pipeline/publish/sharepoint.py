@@ -202,8 +202,8 @@ class SharePointPublisher:
                         lambda ctx: ctx.web.lists.get_by_title(title).expand(["RootFolder"]).get())
         except SharePointFailure as error:
             if error.status == 404:
-                raise SharePointFailure(f"the document library « {title} » does not exist on "
-                                        f"{self.settings.site_url}", transient=True, status=404) from None
+                raise SharePointFailure("sharepoint-library-missing", transient=True, status=404, library=title,
+                                        site=self.settings.site_url) from None
             raise
         fields = run(f"reading the columns of « {title} »",
                      lambda ctx: ctx.web.lists.get_by_title(title).fields.get())
@@ -387,14 +387,14 @@ class SharePointPublisher:
                 self._next_name[key] = index + 1
                 return uploaded
             except SharePointFailure as error:
-                if not error.code.startswith(FILE_EXISTS):
+                if not error.server_code.startswith(FILE_EXISTS):
                     raise
             there = self.file_at(url)
             if there is not None and not there.fields.get(uid_column) and there.length == len(data) \
                     and self.content_sha256(there) == digest:
                 return there
             index = self._first_free(folder_url, base, index + 1)
-        raise PublishError(f"no free file name for {base} in {folder_url}", transient=True)
+        raise PublishError("sharepoint-no-free-name", transient=True, base=base, folder=folder_url)
 
     def _first_free(self, folder_url: str, base: str, low: int) -> int:
         """The first free 'base (n).pdf' from `low`, in O(log n) reads: names fill up in order, so
@@ -422,8 +422,8 @@ class SharePointPublisher:
         refused = [f"{titles.get(v.FieldName, v.FieldName)}: {v.ErrorMessage}" for v in result.value
                    if getattr(v, "HasException", False)]
         if refused:
-            raise PublishError(f"SharePoint refused columns of {remote.name} in « {library.title} »: "
-                               + "; ".join(refused), transient=True)
+            raise PublishError("sharepoint-columns-refused", transient=True, file=remote.name, library=library.title,
+                               refused="; ".join(refused))
 
     def check_in(self, remote: RemoteFile) -> None:
         if not remote.checked_out:
@@ -477,12 +477,12 @@ class SharePointPublisher:
         try:
             data = Path(pdf).read_bytes()
         except OSError as error:
-            raise PublishError(f"the searchable PDF cannot be read: {error}", transient=False) from error
+            raise PublishError("pdf-unreadable-for-publication", transient=False, error=str(error)) from error
         uid = doc.uid
         with self._lock, self.pending.exclusive(uid):
             library = self.library(category.library)
             if library.problems:
-                raise PublishError("SharePoint is not ready: " + "; ".join(library.problems), transient=True)
+                raise PublishError("sharepoint-not-ready", transient=True, problems="; ".join(library.problems))
             found = self.find(library, uid)
             if found is not None:
                 waiting = self.make_visible(found, library)

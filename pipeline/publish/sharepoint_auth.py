@@ -24,28 +24,16 @@ import requests
 from ..config import SharePointConfig
 from . import PublishError
 
-# AADSTS code -> (what it means for an administrator, in French; transient?)
-AADSTS = {
-    "700027": ("Entra ID refuse le certificat de l'application (signature invalide, certificat expiré, "
-               "remplacé ou jamais téléversé dans l'inscription d'application) : vérifiez sharepoint.thumbprint "
-               "et sharepoint.key_file", False),
-    "7000222": ("le secret client de l'application a expiré : créez-en un autre, ou passez au certificat", False),
-    "7000215": ("le secret client n'est pas celui de l'application", False),
-    "700016": ("l'application (sharepoint.client_id) n'existe pas dans ce locataire", False),
-    "90002": ("le locataire (sharepoint.tenant) est introuvable", False),
-    "900023": ("le locataire (sharepoint.tenant) n'est pas un identifiant valable", False),
-    "700024": ("l'assertion du client est hors de sa période de validité : l'horloge de cette machine "
-               "est-elle à l'heure ?", False),
-    "500011": ("la ressource SharePoint est inconnue du locataire : vérifiez sharepoint.site_url", False),
-    "7000112": ("l'application est désactivée dans Entra ID", False),
-}
+# AADSTS codes whose meaning messages.py says (code « aadsts-NNN »), and whether asking again may work.
+AADSTS = {"700027": False, "7000222": False, "7000215": False, "700016": False, "90002": False, "900023": False,
+          "700024": False, "500011": False, "7000112": False}
 
 
 class AuthenticationFailed(PublishError):
     """A token could not be obtained; `aadsts` is the authority's code when it gave one."""
 
-    def __init__(self, message: str, transient: bool, aadsts: str = ""):
-        super().__init__(message, transient=transient)
+    def __init__(self, code: str, transient: bool, aadsts: str = "", **params):
+        super().__init__(code, transient=transient, **params)
         self.aadsts = aadsts
 
 
@@ -55,20 +43,17 @@ def explain(error: str, description: str) -> AuthenticationFailed:
     code = match.group(1) if match else ""
     said = (description[match.start():] if match else description) or error or "?"
     first_line = said.splitlines()[0].split('"')[0][:200]
-    meaning, transient = AADSTS.get(code, (None, error in ("temporarily_unavailable", "server_error")))
-    if meaning is None:
-        meaning = f"Entra ID refuse le jeton ({error})"
-    label = f"AADSTS{code} : " if code else ""
-    return AuthenticationFailed(f"authentification SharePoint impossible : {label}{meaning} — « {first_line} »",
-                                transient=transient, aadsts=code)
+    if code in AADSTS:
+        return AuthenticationFailed(f"aadsts-{code}", transient=AADSTS[code], aadsts=code, said=first_line)
+    return AuthenticationFailed("entra-refused", transient=error in ("temporarily_unavailable", "server_error"),
+                                aadsts=code, label=f"AADSTS{code} : " if code else "", error=error, said=first_line)
 
 
 def unreachable(authority: str, error: Exception) -> AuthenticationFailed:
     if isinstance(error, requests.exceptions.SSLError):
-        return AuthenticationFailed(f"le certificat TLS de l'autorité {authority} n'est pas reconnu : donnez "
-                                    "l'autorité de certification dans sharepoint.ca_file", transient=False)
-    return AuthenticationFailed(f"the authority {authority} cannot be reached ({type(error).__name__})",
-                                transient=True)
+        return AuthenticationFailed("authority-tls", transient=False, authority=authority)
+    return AuthenticationFailed("authority-unreachable", transient=True, authority=authority,
+                                error=type(error).__name__)
 
 
 class TokenSource:
@@ -99,15 +84,14 @@ class TokenSource:
                 result = subprocess.run(shlex.split(settings.token_command), capture_output=True, text=True,
                                         timeout=60, check=False)
             except (OSError, subprocess.TimeoutExpired) as error:
-                raise PublishError(f"sharepoint.token_command could not run ({type(error).__name__})") from None
+                raise PublishError("token-command-not-run", error=type(error).__name__) from None
             if result.returncode != 0:
-                raise PublishError(f"sharepoint.token_command failed with exit code {result.returncode}")
+                raise PublishError("token-command-failed", status=result.returncode)
             token = result.stdout.strip()
         if not token:
             token = os.environ.get(settings.token_env, "").strip()
         if not token:
-            raise AuthenticationFailed(f"no SharePoint token: set the environment variable {settings.token_env}"
-                                       " or sharepoint.token_command", transient=False)
+            raise AuthenticationFailed("token-missing", transient=False, env=settings.token_env)
         # Re-read every five minutes: a token rotated outside is picked up without a restart.
         return {"access_token": token, "token_type": "Bearer", "expires_in": 300}
 
@@ -118,23 +102,20 @@ class TokenSource:
         settings = self.settings
         missing = [name for name in ("tenant", "client_id", "thumbprint", "key_file") if not getattr(settings, name)]
         if missing:
-            raise AuthenticationFailed("certificate authentication needs " +
-                                       ", ".join(f"sharepoint.{name}" for name in missing), transient=False)
+            raise AuthenticationFailed("certificate-settings-missing", transient=False,
+                                       missing=", ".join(f"sharepoint.{name}" for name in missing))
         try:
             key = Path(settings.key_file).read_text(encoding="ascii")
         except (OSError, UnicodeDecodeError) as error:
-            raise AuthenticationFailed(f"the private key file named by sharepoint.key_file cannot be read "
-                                       f"({type(error).__name__})", transient=False) from None
+            raise AuthenticationFailed("key-file-unreadable", transient=False, error=type(error).__name__) from None
         passphrase = os.environ.get(settings.key_passphrase_env, "")
         try:
             from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
             load_pem_private_key(key.encode(), passphrase.encode() if passphrase else None)
         except (ValueError, TypeError) as error:  # encrypted without (or with a wrong) passphrase, or not a key
-            hint = (f"la phrase secrète de l'environnement {settings.key_passphrase_env} ne l'ouvre pas" if passphrase
-                    else f"si elle est chiffrée, donnez sa phrase secrète dans {settings.key_passphrase_env}")
-            raise AuthenticationFailed(f"la clé privée de sharepoint.key_file ne s'ouvre pas ({hint})",
-                                       transient=False) from error
+            raise AuthenticationFailed("key-wrong-passphrase" if passphrase else "key-needs-passphrase",
+                                       transient=False, env=settings.key_passphrase_env) from error
         credential = {"private_key": key, "thumbprint": settings.thumbprint.replace(":", "")}
         if passphrase:
             credential["passphrase"] = passphrase
@@ -164,8 +145,7 @@ class TokenSource:
         except requests.RequestException as error:
             raise unreachable(self.settings.authority, error) from None
         except ValueError as error:  # MSAL's own complaints (an authority that is not one, a bad answer)
-            raise AuthenticationFailed(f"authentification SharePoint impossible : {error}", transient=False) \
-                from None
+            raise AuthenticationFailed("sharepoint-auth-impossible", transient=False, error=str(error)) from None
         if "access_token" not in result:
             raise explain(str(result.get("error", "")), str(result.get("error_description", "")))
         return {"access_token": result["access_token"], "token_type": result.get("token_type", "Bearer"),

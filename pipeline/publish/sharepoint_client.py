@@ -53,15 +53,18 @@ def user_agent(settings: SharePointConfig) -> str:
 
 
 class SharePointFailure(PublishError):
-    """A request SharePoint answered with an error (or not at all); status and code kept for callers.
+    """A request SharePoint answered with an error (or not at all); its HTTP status and SharePoint's own
+    error code (``server_code``, e.g. ``-2130575257``) kept for callers; ``code`` stays mailroom's.
 
     `retry_after` (seconds) is set when SharePoint asked to wait: no retry makes sense before."""
 
-    def __init__(self, message: str, transient: bool, status: int | None = None, code: str = "",
-                 retry_after: float | None = None):
-        super().__init__(message, transient=transient)
+    code = "sharepoint-failed"
+
+    def __init__(self, code: str, transient: bool, status: int | None = None, server_code: str = "",
+                 retry_after: float | None = None, **params):
+        super().__init__(code, transient=transient, **params)
         self.status = status
-        self.code = code
+        self.server_code = server_code
         self.retry_after = retry_after
 
 
@@ -104,8 +107,8 @@ class Pause:
 class ConnectionDropped(SharePointFailure):
     """The connection broke before an answer came: the server may or may not have acted."""
 
-    def __init__(self, message: str):
-        super().__init__(message, transient=True)
+    def __init__(self, what: str, error: str):
+        super().__init__("sharepoint-connection-lost", transient=True, what=what, error=error)
 
 
 def retry_after_seconds(response, now: float | None = None) -> float | None:
@@ -212,12 +215,10 @@ class SharePointConnection:
             try:
                 from requests_ntlm import HttpNtlmAuth
             except ImportError:
-                raise PublishError("sharepoint.auth = \"ntlm\" needs the requests-ntlm package", transient=False) \
-                    from None
+                raise PublishError("ntlm-package-missing", transient=False) from None
             password = os.environ.get(self.settings.password_env, "")
             if not self.settings.username or not password:
-                raise PublishError(f"NTLM needs sharepoint.username and the environment variable "
-                                   f"{self.settings.password_env}")
+                raise PublishError("ntlm-credentials-missing", env=self.settings.password_env)
             session.auth = HttpNtlmAuth(self.settings.username, password)
         self._session_ = session
         return session
@@ -281,9 +282,8 @@ class SharePointConnection:
         if remaining <= 0:
             return
         if remaining > self.settings.max_wait_seconds:
-            raise SharePointFailure(f"{what}: SharePoint demande d'attendre jusqu'à {self.pause.ends_at()} "
-                                    f"({self.pause.reason}) ; retry after {remaining:.0f} s", True,
-                                    status=429, retry_after=remaining)
+            raise SharePointFailure("sharepoint-pause", True, status=429, retry_after=remaining, what=what,
+                                    until=self.pause.ends_at(), why=self.pause.reason, seconds=remaining)
         log.info("%s: waiting %.1f s as SharePoint asked (%s)", what, remaining, self.pause.reason)
         self.sleep(remaining)
 
@@ -326,9 +326,8 @@ class SharePointConnection:
                     renewed_token = True  # the new context asks for a new token
                     self.tokens().invalidate()
                 elif status == 401:
-                    raise SharePointFailure(f"{what}: SharePoint refuse le jeton ({last}) : l'application a-t-elle "
-                                            "les droits Sites.Selected ou Sites.FullControl sur ce site ?",
-                                            transient=False, status=401) from None
+                    raise SharePointFailure("sharepoint-token-refused", transient=False, status=401, what=what,
+                                            detail=last) from None
                 elif status == 403 and error_code(error).startswith(DIGEST_EXPIRED):
                     pass  # the new context fetches a new digest
                 elif status in (429, 503):
@@ -336,34 +335,31 @@ class SharePointConnection:
                     self.pause.extend(wait if wait is not None else self.backoff(attempt),
                                       f"HTTP {status}" + (f", Retry-After {wait:.0f} s" if wait is not None else ""))
                 elif status == 500 and "SPQueryThrottledException" in error_code(error):
-                    raise SharePointFailure(f"{what}: SharePoint refuse la requête, qui dépasse le seuil d'affichage "
-                                            f"de liste (5 000 éléments) : la colonne interrogée doit être indexée "
-                                            f"(mailroom sharepoint check) ({last})", transient=False, status=500,
-                                            code=error_code(error)) from None
+                    raise SharePointFailure("sharepoint-list-threshold", transient=False, status=500,
+                                            server_code=error_code(error), what=what, detail=last) from None
                 elif status in (408, 500, 502, 504) or status is None:
                     delay = self.backoff(attempt)
                 else:
-                    raise SharePointFailure(f"{what}: {last}", transient=status != 400, status=status,
-                                            code=error_code(error)) from None
+                    raise SharePointFailure("sharepoint-refused", transient=status != 400, status=status,
+                                            server_code=error_code(error), what=what, detail=last) from None
             except requests.exceptions.SSLError as error:
                 self.reset()
-                raise SharePointFailure(f"{what}: le certificat TLS de {self.settings.site_url} n'est pas reconnu "
-                                        f"({type(error).__name__}) : donnez l'autorité de certification dans "
-                                        "sharepoint.ca_file", transient=False) from None
+                raise SharePointFailure("sharepoint-tls", transient=False, what=what, site=self.settings.site_url,
+                                        error=type(error).__name__) from None
             except DROPPED as error:
                 self.reset()
-                last = f"connection lost ({type(error).__name__})"
+                last = f"connexion perdue ({type(error).__name__})"
                 if not retry_dropped:
-                    raise ConnectionDropped(f"{what}: {last}") from None
+                    raise ConnectionDropped(what, last) from None
                 delay = self.backoff(attempt)
             except ValueError as error:  # the client's own "credentials are missing or invalid"
                 self.reset()
-                raise AuthenticationFailed(f"{what}: authentification SharePoint impossible ({error})",
-                                           transient=False) from None
+                raise AuthenticationFailed("sharepoint-auth-impossible", transient=False, error=f"{what}: {error}") \
+                    from None
             if attempt < attempts:
                 log.info("%s: %s; attempt %d of %d in %.1f s", what, last, attempt + 1, attempts, delay)
                 if delay:
                     self.sleep(delay)
         if self.pause.remaining() > 0:
             self.wait_for_pause(what)  # raises with retry_after when the pause is long
-        raise SharePointFailure(f"{what}: still failing after {attempts} attempts ({last})", transient=True)
+        raise SharePointFailure("sharepoint-still-failing", transient=True, what=what, attempts=attempts, detail=last)

@@ -38,8 +38,7 @@ def base_name(title: str, folder_url: str) -> str:
     """A readable base name that leaves room for ' (n).pdf' inside both length limits."""
     budget = min(MAX_LEAF, MAX_PATH - len(folder_url) - 1) - len(EXTENSION) - SUFFIX_ROOM
     if budget < 16:
-        raise PublishError(f"the folder path {folder_url} is too long for SharePoint's {MAX_PATH}-character limit; "
-                           "shorten the category's folder pattern or library name", transient=False)
+        raise PublishError("sharepoint-path-too-long", transient=False, folder=folder_url, limit=MAX_PATH)
     return clean(title, max_length=budget)
 
 

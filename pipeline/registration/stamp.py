@@ -3,15 +3,14 @@
 The scanned image is never touched: the stamp is a Form XObject drawn over the
 first page's top margin (text only, no box over the scan), made by reportlab with
 an embedded font so that PDF/A files stay conformant. It is added to the work PDF
-before its final checksum is taken (what is journaled, timestamped and published),
-once: the number is kept in the Info dictionary and a stamped file is not stamped again.
+in the one write after routing (``stages.finish_pdf``), before the final checksum is taken
+(what is journaled, timestamped and published), once: the number is kept in the Info
+dictionary and a stamped file is not stamped again.
 """
 from __future__ import annotations
 
 import io
 from datetime import datetime
-from pathlib import Path
-
 import pikepdf
 from reportlab.pdfgen import canvas
 
@@ -44,19 +43,14 @@ def _overlay(width: float, height: float, text: str) -> pikepdf.Pdf:
 MARK = pikepdf.Name("/MailroomRegistration")
 
 
-def stamp(doc: Document, config: Config) -> Path:
-    """Add the stamp to ``doc.pdf`` (its first page), once: a file already stamped with this number is left
-    as it is, so a publication retried after a crash stamps nothing twice."""
-    from ..ocr.document import save
-
-    path = Path(doc.pdf)
-    with pikepdf.open(path, allow_overwriting_input=True) as pdf:
-        if str(pdf.docinfo.get(MARK, "")) == doc.registration:
-            return path
-        first = pdf.pages[0]
-        box = [float(v) for v in first.mediabox]
-        with _overlay(box[2] - box[0], box[3] - box[1], stamp_text(doc, config)) as overlay:
-            first.add_overlay(overlay.pages[0], pikepdf.Rectangle(*box))
-        pdf.docinfo[MARK] = doc.registration
-        save(pdf, path, config.ocr.pdfa)
-    return path
+def add_stamp(pdf: pikepdf.Pdf, doc: Document, config: Config) -> bool:
+    """Draw the stamp over the first page of the open ``pdf``, once: a file already stamped with this number
+    is left as it is (a publication retried after a crash stamps nothing twice). The caller saves the file."""
+    if str(pdf.docinfo.get(MARK, "")) == doc.registration:
+        return False
+    first = pdf.pages[0]
+    box = [float(v) for v in first.mediabox]
+    with _overlay(box[2] - box[0], box[3] - box[1], stamp_text(doc, config)) as overlay:
+        first.add_overlay(overlay.pages[0], pikepdf.Rectangle(*box))
+    pdf.docinfo[MARK] = doc.registration
+    return True

@@ -4,7 +4,7 @@
   has come: a letter whose scan was claimed after one still waiting to be split waits for it);
 - before publication: ``numbered`` (a letter is never filed without its number: it waits in ``routed``);
 - when the category is settled (routing, a supervisor's decision): ``set_deadline``;
-- at publication, before the checksum: ``stamp_registration``;
+- at publication, in the one write of the PDF before its checksum: ``stamp_registration``;
 - once filed: ``after_filing`` (transmission to another administration, or the acknowledgement planned
   and sent when due; failures are recorded, never raised).
 """
@@ -20,7 +20,7 @@ from ..store import Store
 from .acknowledgement import Acknowledger
 from .deadlines import calendar_for, processing_deadline
 from .numbers import register_pending
-from .stamp import stamp
+from .stamp import add_stamp
 from .transmission import transmit
 
 log = logging.getLogger("mailroom")
@@ -46,12 +46,12 @@ def set_deadline(config: Config, doc: Document) -> Document:
     return doc
 
 
-def stamp_registration(config: Config, store: Store, doc: Document) -> None:
-    """Add the registration stamp to the PDF that will be published (before its checksum is taken);
+def stamp_registration(config: Config, store: Store, doc: Document, pdf) -> None:
+    """Add the registration stamp to the open PDF that will be published (in the one write after routing);
     when stamping fails the letter is filed all the same, without it."""
-    if config.registration.stamp and doc.registration and doc.pdf:
+    if config.registration.stamp and doc.registration:
         try:
-            stamp(doc, config)
+            add_stamp(pdf, doc, config)
         except Exception as error:
             log.exception("%s cannot be stamped", doc.id)
             store.journal("stamp-failed", doc.input_id, doc.id, error=f"{error.__class__.__name__}: {error}")

@@ -32,6 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..config import Config
 from ..errors import DecisionError
+from ..messages import say_reason
 from ..records import REVIEW, Document
 from ..store import Store
 from . import accounts, queries
@@ -90,7 +91,7 @@ def create_app(config: Config, store: Store | None = None, service=None) -> Fast
     public_host = urlsplit(config.review.public_url).netloc
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters.update(when=format_when, percent=format_percent, age=format_age, waited=format_waited,
-                                 duration=format_duration, deadline=format_deadline)
+                                 duration=format_duration, deadline=format_deadline, say=say_reason)
     app = FastAPI(title="mailroom — revue", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.config, app.state.store, app.state.sessions, app.state.throttle = config, store, sessions, throttle
     app.state.service = shared_service
@@ -193,7 +194,7 @@ def create_app(config: Config, store: Store | None = None, service=None) -> Fast
         doc = store.get_document(document_id) if SAFE_ID.match(document_id) else None
         if doc is not None and doc.state != "review":
             by, at = store.last_move(doc.id, doc.state)
-            raise DecisionError("déjà traité", code="already-decided", by=by, at=at)
+            raise DecisionError("already-decided", by=by, at=at, state=doc.state)
         return waiting_document(document_id)
 
     def waiting_document(document_id: str, session: Session | None = None) -> Document:
