@@ -23,7 +23,7 @@ from pipeline.registration.numbers import register_pending
 from pipeline.registration.register import write_register
 from pipeline.stages import finish_pdf
 from pipeline.store import Store
-from tests.support.registration import SmtpSink, add_input, config_and_store, move_to, write_config
+from tests.support.registration import LETTER, SmtpSink, add_input, config_and_store, move_to, write_config
 from tests.support.review_data import make_pdf
 
 REPO = Path(__file__).resolve().parents[1]
@@ -664,3 +664,28 @@ def test_splits_completing_out_of_order_still_number_and_file_in_claim_order(hom
 
 def _assert_gap_free_numbers(store: Store, expected: int) -> None:
     assert [r["seq"] for r in store.registrations()] == list(range(1, expected + 1))
+
+
+def test_a_letter_decided_while_an_earlier_scan_was_unsplit_is_filed_by_serve_once_numbered(home, monkeypatch):
+    from pipeline import coordinator as module
+    from pipeline.errors import BadInput
+    from pipeline.quarantine import quarantine_input
+    from pipeline.service import MailroomService
+    from tests.support.review_data import add_review_document, make_home
+
+    write_config(home)
+    config, store = make_home(home)
+    blocker = add_input(store, "a.pdf", "2026-05-13T09:00:00+02:00", state="received")[0]
+    doc = add_review_document(config, store, "b", LETTER, guesses=[("colleges", 0.6)])
+    store.transition_input(doc.input_id, "received", "split", "split")
+    service = MailroomService(config, store)
+    decided = service.decide(doc.id, "colleges", {}, "claire")
+    assert decided.state == "routed" and decided.registration is None  # filed only with its number
+    quarantine_input(config, store, store.get_input(blocker.input_id), BadInput("pdf-truncated"))
+    assert service.coordinator.retry_due_publications() == 0  # its own process may still be filing it
+    monkeypatch.setattr(module, "ORPHAN_SECONDS", 0.0)
+    assert service.coordinator.retry_due_publications() == 1
+    filed = store.get_document(doc.id)
+    assert filed.state == PUBLISHED and filed.registration == "2026-A-000002"
+    assert filed.acknowledgement["state"] == "batched"  # colleges acknowledges: on paper
+    service.close()
