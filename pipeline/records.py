@@ -48,7 +48,7 @@ WAITING_STATES = {REVIEW, PUBLISH_FAILED}
 # -- the lifecycle as data ------------------------------------------------------------------------
 REGISTERED = "registered"  # the event of the registration move (a number given, the state unchanged)
 # Every allowed move (from, to) → the journal events that may record it. ``Store.transition`` applies
-# nothing else. To add a state (registration, timestamping…), add it to the enum and its moves here.
+# nothing else. To add a state (timestamping…), add it to the enum and its moves here.
 _D = DocumentState
 DOCUMENT_TRANSITIONS: dict[tuple[DocumentState, DocumentState], frozenset[str]] = {
     (_D.SPLIT, _D.OCR_DONE): frozenset({"ocr-done"}),

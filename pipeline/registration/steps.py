@@ -1,6 +1,6 @@
 """The registration steps as the runner calls them: small, one line each at their place in the chain.
 
-- after a split, a quarantine or a duplicate: ``register`` (numbers in claim order, for every letter whose turn
+- after a split or a quarantine (and each minute in `serve`): ``register`` (numbers in claim order, for every letter whose turn
   has come: a letter whose scan was claimed after one still waiting to be split waits for it);
 - before publication: ``numbered`` (a letter is never filed without its number: it waits in ``routed``);
 - when the category is settled (routing, a supervisor's decision): ``set_deadline``;
