@@ -62,6 +62,7 @@ CREATE INDEX IF NOT EXISTS documents_ack_state ON documents(json_extract(body, '
 CREATE INDEX IF NOT EXISTS documents_slip_state ON documents(json_extract(body, '$.transmission.slip.state'));
 CREATE INDEX IF NOT EXISTS documents_notice_state ON documents(json_extract(body, '$.transmission.notice.state'));
 CREATE INDEX IF NOT EXISTS documents_ack_batch ON documents(json_extract(body, '$.acknowledgement.batch'));
+CREATE INDEX IF NOT EXISTS documents_deadline ON documents(json_extract(body, '$.deadline'));
 
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -637,6 +638,16 @@ class Store:
         rows = self._db().execute(_DOCUMENT_SELECT + " WHERE d.id IN (SELECT id FROM documents WHERE"
                                   f" {where}) AND +d.state = 'published' ORDER BY d.input_id, d.seq",
                                   states * len(paths)).fetchall()
+        return [_document(r) for r in rows]
+
+    def documents_by_deadline(self, start: str | None, end: str, limit: int) -> list[Document]:
+        """Letters whose processing deadline (ISO date) is within [start, end], nearest first; rejected ones,
+        duplicates and quarantined letters excepted (the dashboard's overdue and due-soon lists)."""
+        rows = self._db().execute(
+            _DOCUMENT_SELECT + " WHERE json_extract(d.body, '$.deadline') BETWEEN ? AND ?"
+            " AND d.state NOT IN ('rejected', 'duplicate', 'quarantined')"
+            " ORDER BY json_extract(d.body, '$.deadline'), d.input_id, d.seq LIMIT ?",
+            (start or "0000-00-00", end, limit)).fetchall()
         return [_document(r) for r in rows]
 
     def batch_members(self, paths: list[tuple[str, ...]], batch: str) -> list[str]:
