@@ -20,9 +20,9 @@ from .config import Config, load_config, redact_url, to_toml_dict
 from .coordinator import Coordinator
 from .errors import ExitCode, MailroomError
 from .messages import reason_code, say_reason
-from .records import DUPLICATE, FINAL_STATES, PUBLISH_FAILED, PUBLISHED, QUARANTINED, REVIEW, Document, InputState
+from .records import DUPLICATE, FINAL_STATES, PUBLISH_FAILED, PUBLISHED, QUARANTINED, REVIEW, InputState
 from .service import MailroomService
-from .store import InputRow, Store
+from .store import Store
 from .watch import Watcher, claim, is_junk, recover_incoming
 
 # Feature modules that add their own sub-commands through register(subparsers).
