@@ -20,9 +20,9 @@ from .config import Config, load_config, redact_url, to_toml_dict
 from .coordinator import Coordinator
 from .errors import ExitCode, MailroomError
 from .messages import reason_code, say_reason
-from .records import DUPLICATE, FINAL_STATES, PUBLISH_FAILED, PUBLISHED, QUARANTINED, REVIEW, Document, InputState
+from .records import DUPLICATE, FINAL_STATES, PUBLISH_FAILED, PUBLISHED, QUARANTINED, REVIEW, InputState
 from .service import MailroomService
-from .store import InputRow, Store
+from .store import Store
 from .watch import Watcher, claim, is_junk, recover_incoming
 
 # Feature modules that add their own sub-commands through register(subparsers).
@@ -264,12 +264,21 @@ def status_data(store: Store) -> dict:
              "attempts": d.acknowledgement.get("attempts"), "error": d.acknowledgement.get("error"),
              "retry_after": d.acknowledgement.get("retry_after")}
             for d in documents if d.acknowledgement.get("state") in ("failed", "unconfirmed")],
+        "transmissions_waiting": [  # L114-2: the slip to the competent body, the notice to the sender
+            {"id": d.id, "registration": d.registration, "part": part, "body": d.transmission.get("body_name"),
+             "state": item["state"], "channel": item.get("channel"), "to": item.get("to"),
+             "attempts": item.get("attempts"), "error": item.get("error"), "retry_after": item.get("retry_after")}
+            for d in documents for part, item in _transmission_parts(d) if item.get("state") in ("failed", "unconfirmed")],
         "list": [{"id": d.id, "state": d.state, "category": d.category, "confidence": d.confidence,
                   "destination": d.destination, "source": d.source, "received_at": d.received_at,
                   "registration": d.registration, "deadline": d.deadline,
                   "acknowledgement": d.acknowledgement.get("state")}
                  for d in documents],
     }
+
+
+def _transmission_parts(doc) -> list[tuple[str, dict]]:
+    return [(part, doc.transmission[part]) for part in ("slip", "notice") if doc.transmission.get(part)]
 
 
 def cmd_worker(config: Config, args) -> int:
@@ -326,13 +335,15 @@ def cmd_status(config: Config, args) -> int:
         for item in data["publish_failed"]:
             print(f"  {item['id']}  {item['source']} → {item['category']}: {item['error']} "
                   f"(attempts {item['attempts']}, next try after {item['retry_after']})")
-    if data["acknowledgements_waiting"]:
-        print(f"Acknowledgements not sent ({len(data['acknowledgements_waiting'])}):")
-        for item in data["acknowledgements_waiting"]:
+    for key, title in (("acknowledgements_waiting", "Acknowledgements"), ("transmissions_waiting", "Transmissions")):
+        if data[key]:
+            print(f"{title} not sent ({len(data[key])}):")
+        for item in data[key]:
             what = ("interrupted while sending: check the mailbox before forcing it from the review app"
                     if item["state"] == "unconfirmed" else
                     f"{item['error']} (attempts {item['attempts']}, next try after {item['retry_after']})")
-            print(f"  {item['id']}  {item['registration']} → {item['to'] or 'paper'}: {what}")
+            part = {"slip": f" slip to {item.get('body')}", "notice": " notice to the sender"}.get(item.get("part"), "")
+            print(f"  {item['id']}  {item['registration']}{part} → {item['to'] or 'paper'}: {what}")
     for line in status_lines(data["trace"]):
         print(line)
     return 0

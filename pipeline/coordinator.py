@@ -9,9 +9,10 @@ here, through ``stages``. A failure is retried from the last completed stage
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -19,13 +20,16 @@ from . import stages
 from .errors import BadInput, CodedError, WorkerLost
 from .ingest import open_source
 from .quarantine import complete_rejections, quarantine_documents, quarantine_input
-from .records import PUBLISH_FAILED, SPLIT, Document, InputState
+from .records import PUBLISH_FAILED, REGISTERED, ROUTED, SPLIT, Document, InputState
+from .registration import steps as registration
 from .stages import StageContext
 from .store import InputRow
 
 log = logging.getLogger("mailroom")
 MAX_ATTEMPTS = 3  # unexpected failures of one input before it is quarantined
 COORDINATOR_STOPS = frozenset({SPLIT})  # OCR goes to the executor
+STALE_SPLIT_SECONDS = 60.0  # a scan left unsplit this long (its process died) is split by whoever waits for it
+ORPHAN_SECONDS = 60.0       # a letter numbered this long ago and still not filed is filed by `serve`
 
 
 @dataclass
@@ -49,10 +53,11 @@ class Coordinator:
         self.pages_total = 0
         self.pages_done = 0
         self.touched: list[str] = []                  # input ids handled here, in order
+        self._awaiting: set[str] = set()             # routed documents waiting for their registration number
 
     @property
     def busy(self) -> bool:
-        return bool(self._splits or self._page_futures)
+        return bool(self._splits or self._page_futures or self._awaiting)
 
     def shutdown(self, wait_for_running: bool = True) -> None:
         self.executor.shutdown(wait=wait_for_running)
@@ -91,14 +96,47 @@ class Coordinator:
     def step(self, timeout: float | None = None) -> None:
         """Wait for some worker results (at most ``timeout`` s) and move their documents on."""
         futures = list(self._splits) + list(self._page_futures)
-        if not futures:
+        if futures:
+            done, _ = wait(futures, timeout=timeout, return_when=FIRST_COMPLETED)
+            for future in done:  # a lost worker may have dropped the others meanwhile
+                if future in self._splits:
+                    self._split_done(future, self._splits.pop(future))
+                elif future in self._page_futures:
+                    self._page_done(future, self._page_futures.pop(future))
+        elif self._awaiting:
+            time.sleep(min(timeout if timeout is not None else 0.5, 0.5))
+        self._release_awaiting()
+
+    # -- registration: a letter is filed only with its number, numbers go in claim order ---------------
+    def _release_awaiting(self) -> None:
+        """File the letters whose number has come; split a scan they wait for if its process died."""
+        if not self._awaiting:
             return
-        done, _ = wait(futures, timeout=timeout, return_when=FIRST_COMPLETED)
-        for future in done:  # a lost worker may have dropped the others meanwhile
-            if future in self._splits:
-                self._split_done(future, self._splits.pop(future))
-            elif future in self._page_futures:
-                self._page_done(future, self._page_futures.pop(future))
+        registration.register(self.config, self.store)
+        for doc_id in sorted(self._awaiting):
+            doc = self.store.get_document(doc_id)
+            if doc is None or doc.state != ROUTED or doc.registration:
+                self._awaiting.discard(doc_id)
+                if doc is not None and doc.state == ROUTED:
+                    self._advance_safely(doc)
+        blocker = self.store.registration_blocker()
+        if self._awaiting and blocker and blocker[0] not in self._splits.values():
+            age = datetime.now(timezone.utc) - datetime.fromisoformat(blocker[1])
+            if age.total_seconds() >= STALE_SPLIT_SECONDS:
+                log.warning("numbering waits for %s, left unsplit since %s: splitting it here", *blocker)
+                self.submit(blocker[0])
+
+    def _orphans(self) -> list[Document]:
+        """Letters numbered after they were routed whose process did not file them (a supervisor's decision
+        taken while an earlier scan was unsplit, a process gone): filed by `serve`."""
+        now, found = datetime.now(timezone.utc), []
+        for doc in self.store.documents(ROUTED):
+            if not doc.registration or doc.id in self._awaiting:
+                continue
+            last = self.store.events(document_id=doc.id)[-1]
+            if last.kind == REGISTERED and now - datetime.fromisoformat(last.at) >= timedelta(seconds=ORPHAN_SECONDS):
+                found.append(doc)
+        return found
 
     def run_until_idle(self, progress: Progress | None = None) -> None:
         while self.busy:
@@ -115,6 +153,9 @@ class Coordinator:
                 continue
             self.publish(doc)
             retried += 1
+        for doc in self._orphans():
+            self.publish(doc)
+            retried += 1
         return retried
 
     def publish(self, doc: Document, actor: str = "mailroom") -> Document:
@@ -126,6 +167,8 @@ class Coordinator:
     # -- split ---------------------------------------------------------------------------------
     def _split_done(self, future: Future, input_id: str) -> None:
         row = self.store.get_input(input_id)
+        if row.state != InputState.RECEIVED:  # another process split or quarantined it meanwhile
+            return
         try:
             source, result = future.result()
         except BadInput as error:
@@ -238,6 +281,8 @@ class Coordinator:
             if doc.state == SPLIT:
                 self._start_ocr(doc)
             else:
-                stages.advance(doc, self.ctx, stop_at=COORDINATOR_STOPS)
+                doc = stages.advance(doc, self.ctx, stop_at=COORDINATOR_STOPS)
+                if doc.state == ROUTED and not doc.registration:  # an earlier scan is not split yet
+                    self._awaiting.add(doc.id)
         except Exception as error:
             self._failed_attempt(self.store.get_input(doc.input_id), error)

@@ -14,6 +14,7 @@ from .config import Config
 from .publish import safe_name
 from .errors import MailroomError
 from .records import FINAL_STATES, QUARANTINED, REJECTED, Document, InputState
+from .registration import steps as registration
 from .store import InputRow, Store, now_iso
 
 ADVICE = ("Une fois le problème réglé, redéposer le fichier corrigé dans la corbeille d'arrivée, "
@@ -50,6 +51,7 @@ def quarantine_input(config: Config, store: Store, row: InputRow, problem: Mailr
         os.replace(spooled, target)
     store.set_input_state(row.id, "quarantined", event="quarantined", reason=reason, spool_path=str(target),
                           reason_file=str(reason_file), code=problem.code, params=getattr(problem, "params", {}))
+    registration.register(config, store)  # a scan quarantined before its split keeps a number; the next wait no more
     logging.getLogger("mailroom").warning("%s (%s) quarantined: %s", row.id, row.original_name, problem.code)
     return target
 

@@ -46,8 +46,9 @@ FINAL_STATES = {PUBLISHED, QUARANTINED, DUPLICATE, REJECTED}
 WAITING_STATES = {REVIEW, PUBLISH_FAILED}
 
 # -- the lifecycle as data ------------------------------------------------------------------------
+REGISTERED = "registered"  # the event of the registration move (a number given, the state unchanged)
 # Every allowed move (from, to) → the journal events that may record it. ``Store.transition`` applies
-# nothing else. To add a state (registration, timestamping…), add it to the enum and its moves here.
+# nothing else. To add a state (timestamping…), add it to the enum and its moves here.
 _D = DocumentState
 DOCUMENT_TRANSITIONS: dict[tuple[DocumentState, DocumentState], frozenset[str]] = {
     (_D.SPLIT, _D.OCR_DONE): frozenset({"ocr-done"}),
@@ -67,6 +68,10 @@ DOCUMENT_TRANSITIONS: dict[tuple[DocumentState, DocumentState], frozenset[str]] 
     **{(_D.QUARANTINED, state): frozenset({"retried"})
        for state in (_D.SPLIT, _D.OCR_DONE, _D.CLASSIFIED, _D.ROUTED, _D.PUBLISH_FAILED)},
 }
+# Registration: the number, in claim order, wherever the letter is when its turn comes (Store.register_pending);
+# publication waits for it. Duplicates are not new letters.
+for _state in (s for s in _D if s != _D.DUPLICATE):
+    DOCUMENT_TRANSITIONS[(_state, _state)] = DOCUMENT_TRANSITIONS.get((_state, _state), frozenset()) | {REGISTERED}
 _I = InputState
 INPUT_TRANSITIONS: dict[tuple[InputState, InputState], frozenset[str]] = {
     (_I.RECEIVED, _I.SPLIT): frozenset({"split"}),
@@ -76,8 +81,9 @@ INPUT_TRANSITIONS: dict[tuple[InputState, InputState], frozenset[str]] = {
     (_I.DUPLICATE, _I.DUPLICATE): frozenset({"split", "archived"}),  # mirror documents, then archived
     (_I.QUARANTINED, _I.RECEIVED): frozenset({"retried"}),
     (_I.QUARANTINED, _I.SPLIT): frozenset({"retried"}),   # its documents exist: they resume where they were
+    (_I.QUARANTINED, _I.QUARANTINED): frozenset({REGISTERED}),  # quarantined before its split: the scan's number
 }
-del _D, _I
+del _D, _I, _state
 
 
 def allowed(table: dict, from_state: str, to_state: str, event: str) -> bool:
@@ -149,6 +155,7 @@ class Document:
     registration: str | None = None  # registration number (2026-A-000123), from the store's per-year sequence
     deadline: str | None = None      # processing deadline, ISO date
     acknowledgement: dict[str, Any] = field(default_factory=dict)  # channel, to, file, sent_at, state…
+    transmission: dict[str, Any] = field(default_factory=dict)  # L114-2: body, slip and notice (each sent like an ack)
     uid: str = field(default_factory=new_uid)  # global identity (UUIDv7), set once, in the PDF and the library
     pdf_sha256: str | None = None    # checksum of the PDF once its final metadata is written (what gets published)
     resume_state: str | None = None  # for a quarantined document: the state `mailroom retry` resumes it from
@@ -201,6 +208,7 @@ class Document:
             "registration": self.registration,
             "deadline": self.deadline,
             "acknowledgement": self.acknowledgement or {"channel": "none"},
+            "transmission": self.transmission or None,
             "pdf_sha256": self.pdf_sha256,
             "timestamp": self.timestamp,
         }

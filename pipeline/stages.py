@@ -177,7 +177,6 @@ def classify(doc: Document, ctx: StageContext) -> Document:
     """ocr-done → classified: category, calibrated confidence, top three, extracted fields."""
     from .classify import classify_document
 
-    doc = registration.ensure_registered(ctx.config, ctx.store, doc)
     doc = classify_document(doc, ctx.config)
     return _moved(doc, ctx, CLASSIFIED, "classified", category=doc.category, confidence=doc.confidence,
                   candidates=[c.__dict__ for c in doc.candidates], route_source=doc.route_source)
@@ -253,6 +252,9 @@ def publish(doc: Document, ctx: StageContext) -> Document:
             current = ctx.store.get_document(doc.id)
             if current is not None and current.state != doc.state:
                 return current  # someone else moved it meanwhile
+            if not registration.numbered(ctx.config, ctx.store, doc):  # an earlier scan is not split yet
+                log.info("%s waits for its registration number before it is filed", doc.id)
+                return doc
             return _publish(doc, ctx)
         finally:
             ctx.store.release_lease(lease, holder)

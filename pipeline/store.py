@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from .records import DOCUMENT_TRANSITIONS, INPUT_TRANSITIONS, Document, allowed, new_uid
+from .records import DOCUMENT_TRANSITIONS, INPUT_TRANSITIONS, REGISTERED, Document, allowed, new_uid
 from .trace import chain
 
 INSTALLATION_FILE = "installation-id"
@@ -57,6 +57,12 @@ CREATE TABLE IF NOT EXISTS documents (
     uid TEXT                        -- Document.uid, unique across installations
 );
 CREATE INDEX IF NOT EXISTS documents_state ON documents(state);
+-- what mailroom still has to send (Store.open_deliveries), found without reading every letter
+CREATE INDEX IF NOT EXISTS documents_ack_state ON documents(json_extract(body, '$.acknowledgement.state'));
+CREATE INDEX IF NOT EXISTS documents_slip_state ON documents(json_extract(body, '$.transmission.slip.state'));
+CREATE INDEX IF NOT EXISTS documents_notice_state ON documents(json_extract(body, '$.transmission.notice.state'));
+CREATE INDEX IF NOT EXISTS documents_ack_batch ON documents(json_extract(body, '$.acknowledgement.batch'));
+CREATE INDEX IF NOT EXISTS documents_deadline ON documents(json_extract(body, '$.deadline'));
 
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -440,6 +446,8 @@ class Store:
                          *, reason: str | None = None, spool_path: str | None = None, **details) -> Transition:
         """Move an input only if it is still in ``from_state``; ``inputs.reason`` becomes ``reason`` (a retry
         clears it). The journal event is written in the same transaction."""
+        if event == REGISTERED:
+            raise ValueError("registration numbers are allocated by register_pending, in claim order")
         if not allowed(INPUT_TRANSITIONS, from_state, to_state, event):
             row = self.get_input(input_id)
             return Transition(False, row, row.state if row else None, illegal=True)
@@ -490,9 +498,11 @@ class Store:
         """Persist a document's body and, in the same transaction, the journal event that explains the change.
         A change of state is refused here: it goes through ``transition``."""
         with self._tx() as db:
-            current = db.execute("SELECT state FROM documents WHERE id = ?", (doc.id,)).fetchone()
+            current = db.execute("SELECT state, body FROM documents WHERE id = ?", (doc.id,)).fetchone()
             if current is not None and current["state"] != doc.state:
                 raise ValueError(f"{doc.id}: state {current['state']} → {doc.state} must go through transition()")
+            if current is not None:
+                _keep_deliveries(doc, current["body"])
             seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM documents WHERE input_id = ?",
                              (doc.input_id,)).fetchone()[0]
             db.execute(
@@ -513,29 +523,38 @@ class Store:
         if not allowed(DOCUMENT_TRANSITIONS, from_state, to_state, event):
             current = self.get_document(doc_id)
             return Transition(False, current, current.state if current else None, illegal=True)
+        if event == REGISTERED:
+            raise ValueError("registration numbers are allocated by register_pending, in claim order")
         with self._tx() as db:
-            row = db.execute("SELECT state, body FROM documents WHERE id = ?", (doc_id,)).fetchone()
-            moved = row is not None and row["state"] == from_state
-            if moved:
-                doc = document if document is not None else Document.from_json(row["body"])
-                previous = doc.state
-                doc.state = to_state
-                try:
-                    db.execute("UPDATE documents SET state = ?, category = ?, updated_at = ?, body = ?"
-                               " WHERE id = ? AND state = ?",
-                               (str(to_state), doc.category, now_iso(), doc.to_json(), doc_id, str(from_state)))
-                    self._journal(db, event, doc.input_id, doc_id, actor, **details)
-                    if example is not None:
-                        self._add_example(db, example[0], doc.text, example[1], doc_id, actor)
-                except BaseException:
-                    doc.state = previous
-                    raise
+            moved, doc = self._move(db, doc_id, from_state, to_state, event, actor, document, details)
+            if moved and example is not None:
+                self._add_example(db, example[0], doc.text, example[1], doc_id, actor)
         if moved:
             return Transition(True, doc, str(to_state))
         current = self.get_document(doc_id)
         state = current.state if current else None
         by, at = self._last_move(DOCUMENT_TRANSITIONS, state, document_id=doc_id)
         return Transition(False, current, state, by, at)
+
+    def _move(self, db, doc_id: str, from_state: str, to_state: str, event: str, actor: str,
+              document: Document | None, details: dict) -> tuple[bool, Document | None]:
+        """The compare-and-set of ``transition`` inside an open transaction: (moved, the document)."""
+        row = db.execute("SELECT state, body FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        if row is None or row["state"] != from_state:
+            return False, None
+        doc = document if document is not None else Document.from_json(row["body"])
+        _keep_deliveries(doc, row["body"])
+        previous = doc.state
+        doc.state = to_state
+        try:
+            db.execute("UPDATE documents SET state = ?, category = ?, updated_at = ?, body = ?"
+                       " WHERE id = ? AND state = ?",
+                       (str(to_state), doc.category, now_iso(), doc.to_json(), doc_id, str(from_state)))
+            self._journal(db, event, doc.input_id, doc_id, actor, **details)
+        except BaseException:
+            doc.state = previous
+            raise
+        return True, doc
 
     def last_move(self, document_id: str, state: str) -> tuple[str | None, str | None]:
         """Who put this document in ``state``, and when."""
@@ -544,7 +563,7 @@ class Store:
     def _last_move(self, table: dict, state: str | None, document_id: str | None = None,
                    input_id: str | None = None) -> tuple[str | None, str | None]:
         """Who made the move that put a record in ``state``, and when (its latest journal event)."""
-        kinds = sorted({event for (_, to), events in table.items() if to == state for event in events})
+        kinds = sorted({event for (_, to), events in table.items() if to == state for event in events} - {REGISTERED})
         if not kinds:
             return None, None
         column, value = ("document_id", document_id) if document_id else ("input_id", input_id)
@@ -583,59 +602,129 @@ class Store:
 
     def update_acknowledgement(self, document_id: str, expected: tuple, changes: dict[str, Any],
                                event: str | None = None, actor: str = "mailroom", **details) -> Document | None:
-        """Compare-and-set on a document's acknowledgement: applied only if its state is one of ``expected``.
+        """``update_delivery`` of the document's acknowledgement of receipt."""
+        return self.update_delivery(document_id, ("acknowledgement",), expected, changes, event, actor, **details)
 
-        Two workers (or a worker and a supervisor) racing for one acknowledgement: one wins, the
-        other gets None. The change and its journal event are one transaction.
+    def update_delivery(self, document_id: str, path: tuple[str, ...], expected: tuple, changes: dict[str, Any],
+                        event: str | None = None, actor: str = "mailroom", **details) -> Document | None:
+        """Compare-and-set on one letter mailroom sends (the acknowledgement, a transmission's slip or notice:
+        the dict at ``path`` in the document): applied only if its state is one of ``expected``.
+
+        Two workers (or a worker and a supervisor) racing for one of them: one wins, the other gets None.
+        Only that dict changes (a stage writing the whole document meanwhile cannot undo it, nor be undone);
+        the change and its journal event are one transaction.
         """
         with self._tx() as db:
             row = db.execute(_DOCUMENT_SELECT + " WHERE d.id = ?", (document_id,)).fetchone()
             if row is None:
                 return None
             doc = _document(row)
-            if doc.acknowledgement.get("state") not in expected:
+            current = _at(doc, path)
+            if current.get("state") not in expected:
                 return None
-            doc.acknowledgement = {**doc.acknowledgement, **changes}
-            db.execute("UPDATE documents SET body = ?, updated_at = ? WHERE id = ?",
-                       (doc.to_json(), now_iso(), document_id))
+            current.update(changes)
+            pointer = "$." + ".".join(path)
+            db.execute("UPDATE documents SET body = json_set(body, ?, json(?)), updated_at = ? WHERE id = ?",
+                       (pointer, json.dumps(current, ensure_ascii=False), now_iso(), document_id))
             if event:
                 self._journal(db, event, doc.input_id, doc.id, actor, state=changes.get("state"), **details)
         return doc
 
-    # -- registration --------------------------------------------------------------------
-    def register_pending(self, number_format: str, year_of, force_input: str | None = None) -> list[str]:
-        """Give registration numbers to split documents, in the order their scans were claimed.
+    def open_deliveries(self, paths: list[tuple[str, ...]], states: tuple[str, ...]) -> list[Document]:
+        """Filed letters with something to send in one of ``states`` (a query, not a scan of every letter)."""
+        marks = ",".join("?" * len(states))
+        where = " OR ".join(f"json_extract(body, '$.{'.'.join(path)}.state') IN ({marks})" for path in paths)
+        # the expression indexes find them; `+d.state` keeps SQLite from reading every filed letter instead
+        rows = self._db().execute(_DOCUMENT_SELECT + " WHERE d.id IN (SELECT id FROM documents WHERE"
+                                  f" {where}) AND +d.state = 'published' ORDER BY d.input_id, d.seq",
+                                  states * len(paths)).fetchall()
+        return [_document(r) for r in rows]
 
-        One transaction under SQLite's write lock: numbers of a year are allocated one
-        after the other, never twice, and a crash before the commit allocates nothing.
-        Documents of an input claimed after one that is still waiting to be split wait
-        too, so numbers follow the order of arrival; ``force_input`` registers that
-        input's documents even so (its letter must not wait for a stuck batch).
-        Duplicates (the same scan claimed again) are not new letters and get no number.
-        Returns the numbers allocated.
+    def documents_by_deadline(self, start: str | None, end: str, limit: int) -> list[Document]:
+        """Letters whose processing deadline (ISO date) is within [start, end], nearest first; rejected ones,
+        duplicates and quarantined letters excepted (the dashboard's overdue and due-soon lists)."""
+        rows = self._db().execute(
+            _DOCUMENT_SELECT + " WHERE json_extract(d.body, '$.deadline') BETWEEN ? AND ?"
+            " AND d.state NOT IN ('rejected', 'duplicate', 'quarantined')"
+            " ORDER BY json_extract(d.body, '$.deadline'), d.input_id, d.seq LIMIT ?",
+            (start or "0000-00-00", end, limit)).fetchall()
+        return [_document(r) for r in rows]
+
+    def batch_members(self, paths: list[tuple[str, ...]], batch: str) -> list[str]:
+        """The files already in one day's print batch (by the ``batch`` recorded with each)."""
+        found = []
+        for path in paths:
+            pointer = "$." + ".".join(path)
+            found += [r[0] for r in self._db().execute(
+                f"SELECT json_extract(body, '{pointer}.file') FROM documents"
+                f" WHERE json_extract(body, '{pointer}.batch') = ?", (batch,))]
+        return [f for f in found if f]
+
+    # -- registration --------------------------------------------------------------------
+    def register_pending(self, number_format: str, year_of) -> list[str]:
+        """The registration transition: numbers for every letter whose turn has come, in claim order.
+
+        Letters are numbered in the order their scans were claimed (the inputs' sequence), one
+        after the other in one transaction under SQLite's write lock: never twice, gap-free, and a
+        crash before the commit allocates nothing. The letters of a scan are numbered only once
+        every scan claimed before it has been split or settled: a scan still waiting to be split
+        stops the numbering there (whichever process or worker splits it, and in whatever order
+        splits complete). A scan quarantined before it could be split gets a number of its own
+        (its register line says what became of it); duplicates are not new letters and get none.
+        Each number is a ``registered`` move of the lifecycle (``records``), applied by the same
+        compare-and-set as ``transition``, with its event. Returns the numbers allocated.
         """
         allocated = []
         with self._tx() as db:
-            blocker = db.execute("SELECT MIN(seq) FROM inputs WHERE state = 'received'").fetchone()[0]
+            blocker = self._registration_blocker(db)
             rows = db.execute(
-                "SELECT d.id, d.input_id, i.received_at, i.seq AS input_seq FROM documents d"
-                " JOIN inputs i ON i.id = d.input_id LEFT JOIN registrations r ON r.document_id = d.id"
-                " WHERE r.number IS NULL AND d.state != 'duplicate' AND i.state != 'duplicate'"
-                " AND (? IS NULL OR i.seq <= ? OR d.input_id = ?) ORDER BY i.seq, d.seq",
-                (blocker, blocker, force_input)).fetchall()
+                "SELECT d.id AS document_id, d.state, i.id AS input_id, i.received_at, i.seq, d.seq AS doc_seq"
+                " FROM documents d JOIN inputs i ON i.id = d.input_id"
+                " LEFT JOIN registrations r ON r.document_id = d.id"
+                " WHERE r.number IS NULL AND d.state != 'duplicate' AND i.state != 'duplicate' AND (? IS NULL OR i.seq < ?)"
+                " UNION ALL SELECT NULL, i.state, i.id, i.received_at, i.seq, 0 FROM inputs i"
+                " LEFT JOIN registrations r ON r.document_id = i.id"
+                " WHERE i.state = 'quarantined' AND r.number IS NULL AND (? IS NULL OR i.seq < ?)"
+                " AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.input_id = i.id)"
+                " ORDER BY 5, 6", (blocker, blocker, blocker, blocker)).fetchall()
             for row in rows:
                 year = year_of(row["received_at"])
                 seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM registrations WHERE year = ?",
                                  (year,)).fetchone()[0]
                 number = number_format.format(year=year, seq=seq)
+                details = {"number": number, "year": year, "seq": seq, "received_at": row["received_at"]}
+                table = DOCUMENT_TRANSITIONS if row["document_id"] else INPUT_TRANSITIONS
+                if not allowed(table, row["state"], row["state"], REGISTERED):
+                    continue
+                if row["document_id"] is None:  # a scan that never became letters: the scan itself is registered
+                    db.execute("UPDATE inputs SET updated_at = ? WHERE id = ?", (now_iso(), row["input_id"]))
+                    self._journal(db, REGISTERED, row["input_id"], **details)
+                else:
+                    doc = Document.from_json(db.execute("SELECT body FROM documents WHERE id = ?",
+                                                        (row["document_id"],)).fetchone()["body"])
+                    doc.registration = number
+                    self._move(db, doc.id, row["state"], row["state"], REGISTERED, "mailroom", doc, details)
                 db.execute("INSERT INTO registrations(number, year, seq, document_id, input_id, received_at,"
                            " registered_at) VALUES (?,?,?,?,?,?,?)",
-                           (number, year, seq, row["id"], row["input_id"], row["received_at"], now_iso()))
-                self._journal(db, "registered", row["input_id"], row["id"], number=number, year=year, seq=seq,
-                              received_at=row["received_at"],
-                              out_of_order=bool(blocker is not None and row["input_seq"] > blocker))
+                           (number, year, seq, row["document_id"] or row["input_id"], row["input_id"],
+                            row["received_at"], now_iso()))
                 allocated.append(number)
         return allocated
+
+    @staticmethod
+    def _registration_blocker(db) -> int | None:
+        """The claim sequence of the first scan still waiting to be split (none registered as a scan)."""
+        return db.execute("SELECT MIN(i.seq) FROM inputs i WHERE i.state = 'received'"
+                          " AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.input_id = i.id)"
+                          " AND NOT EXISTS (SELECT 1 FROM registrations r WHERE r.document_id = i.id)").fetchone()[0]
+
+    def registration_blocker(self) -> tuple[str, str] | None:
+        """The first scan the numbering waits for: (input id, when it last changed), or None."""
+        seq = self._registration_blocker(self._db())
+        if seq is None:
+            return None
+        row = self._db().execute("SELECT id, updated_at FROM inputs WHERE seq = ?", (seq,)).fetchone()
+        return row["id"], row["updated_at"]
 
     def registrations(self) -> list[dict[str, Any]]:
         rows = self._db().execute("SELECT * FROM registrations ORDER BY year, seq").fetchall()
@@ -799,6 +888,22 @@ def _document(row: sqlite3.Row) -> Document:
     if row["registration"]:
         doc.registration = row["registration"]
     return doc
+def _keep_deliveries(doc: Document, stored_body: str) -> None:
+    """What mailroom sends (acknowledgement, transmission) changes only through ``update_delivery``: a stage
+    writing the whole document keeps the stored value, so a supervisor's cancel racing it is never lost."""
+    stored = json.loads(stored_body)
+    doc.acknowledgement = stored.get("acknowledgement") or {}
+    doc.transmission = stored.get("transmission") or {}
+
+
+def _at(doc: Document, path: tuple[str, ...]) -> dict[str, Any]:
+    """The dict at ``path`` in a document (made when missing)."""
+    current = getattr(doc, path[0])
+    for key in path[1:]:
+        current = current.setdefault(key, {})
+    return current
+
+
 def _split_categories(joined: str) -> list[str]:
     return [c for c in (joined or "").split(",") if c]
 

@@ -122,7 +122,7 @@ def test_status_says_the_queue_is_unavailable_when_redis_is_down(tmp_path):
 # -- with Redis and workers -------------------------------------------------------------------
 
 REPORTED = ("id", "status", "category", "confidence", "candidates", "route_source", "fields", "source_pages",
-            "dropped_pages", "pages", "ocr_confidence", "reason")
+            "dropped_pages", "pages", "ocr_confidence", "reason", "registration")  # numbers: in claim order, as local
 
 
 def documents(home: Path) -> dict[str, tuple]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import multiprocessing
 import os
 import signal
@@ -15,14 +16,14 @@ import pikepdf
 import pytest
 
 from pipeline.config import ConfigError, load_config
-from pipeline.records import PUBLISHED
+from pipeline.records import PUBLISHED, Document
 from pipeline.registration.acknowledgement import Acknowledger, postal_addressee, sender_email
 from pipeline.registration.deadlines import Calendar, processing_deadline
 from pipeline.registration.numbers import register_pending
 from pipeline.registration.register import write_register
 from pipeline.stages import finish_pdf
 from pipeline.store import Store
-from tests.support.registration import SmtpSink, add_input, config_and_store, move_to, write_config
+from tests.support.registration import LETTER, SmtpSink, add_input, config_and_store, move_to, write_config
 from tests.support.review_data import make_pdf
 
 REPO = Path(__file__).resolve().parents[1]
@@ -86,6 +87,31 @@ def test_acknowledging_category_without_service_address_is_refused_at_load(home)
         load_config(home)
 
 
+def test_the_bundled_configuration_acknowledges_requests_from_the_public(home):
+    config = load_config(home)  # no mailroom.toml: the bundled defaults
+    kinds = {category_id: category.acknowledge for category_id, category in config.categories.items()}
+    assert kinds == {"rsa-insertion": "svr", "autonomie-personnes-agees": "sva", "autonomie-handicap": "svr",
+                     "enfance-famille": "simple", "routes": "svr", "colleges": "simple", "factures": "none",
+                     "marches-publics": "none", "ressources-humaines": "none", "cabinet": "simple",
+                     "juridique": "none", "subventions-associations": "svr", "autre-administration": "none",
+                     "autre": "none"}
+    assert config.categories["autonomie-handicap"].implicit_decision_days == 120  # four months (CASF R241-33)
+    store = Store(config.database_path)
+    acknowledger = Acknowledger(config, store)
+    for number, category in enumerate(["autonomie-personnes-agees", "autonomie-handicap"], start=1):
+        service = config.categories[category]
+        assert service.service_email.endswith("@departement76.fr") and service.service_phone
+        doc = add_input(store, f"{category}.pdf", "2026-05-13T09:05:00+02:00", category=category)[0]
+        register_pending(config, store)
+        doc = acknowledger.plan(move_to(store, store.get_document(doc.id), PUBLISHED), reviewed=False)
+        assert doc.acknowledgement["channel"] == "paper"  # no SMTP server in the bundled configuration
+        text = pdftotext(acknowledger.render(doc))
+        for mention in [service.service_name, "Quai Jean Moulin", "76101 Rouen Cedex", service.service_email,
+                        service.service_phone, f"2026-A-{number:06d}", "reçu le 13 mai 2026"]:
+            assert mention in text, mention
+        assert ("réputée acceptée le 12 juillet 2026" if number == 1 else "réputée rejetée le 10 septembre 2026") in text
+
+
 # -- numbers ------------------------------------------------------------------------------------------
 
 def test_numbers_follow_claim_order_and_wait_for_an_earlier_unsplit_scan(home):
@@ -122,6 +148,17 @@ def _claim_and_register(database: str, worker: int, count: int) -> None:
         store.register_pending("{year}-A-{seq:06d}", year_of)
 
 
+def _run_workers(target, arguments: list[tuple]) -> None:
+    """One process per tuple of arguments, all at once; each must end well."""
+    context = multiprocessing.get_context("forkserver")
+    workers = [context.Process(target=target, args=args) for args in arguments]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+        assert worker.exitcode == 0
+
+
 def _assert_gap_free(store: Store, expected: int) -> None:
     rows = store.registrations()
     assert [r["seq"] for r in rows] == list(range(1, expected + 1))
@@ -132,14 +169,7 @@ def _assert_gap_free(store: Store, expected: int) -> None:
 
 def test_numbers_unique_and_gap_free_under_concurrent_workers(home):
     config, store = config_and_store(home)
-    context = multiprocessing.get_context("forkserver")
-    workers = [context.Process(target=_claim_and_register, args=(str(config.database_path), w, 15))
-               for w in range(4)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(120)
-        assert worker.exitcode == 0
+    _run_workers(_claim_and_register, [(str(config.database_path), w, 15) for w in range(4)])
     register_pending(config, store)
     _assert_gap_free(store, 4 * 15 * 2)
     # Numbers follow the order in which the scans were claimed (input sequence), whichever worker split them.
@@ -162,6 +192,85 @@ def test_numbers_stay_gap_free_after_kill_9(home):
         worker.wait()
     register_pending(config, store)
     _assert_gap_free(store, 360)
+
+
+def test_a_scan_quarantined_before_its_split_keeps_its_number_and_the_next_ones_follow(home, tmp_path):
+    from pipeline.errors import BadInput
+    from pipeline.quarantine import quarantine_input
+
+    config, store = config_and_store(home)
+    first = add_input(store, "a.pdf", "2026-05-13T09:00:00+02:00")
+    corrupt = add_input(store, "b.pdf", "2026-05-13T09:01:00+02:00", state="received")[0]
+    third = add_input(store, "c.pdf", "2026-05-13T09:02:00+02:00")
+    assert register_pending(config, store) == ["2026-A-000001"]  # c waits for b's split
+    quarantine_input(config, store, store.get_input(corrupt.input_id), BadInput("pdf-truncated"))
+    assert store.get_document(third[0].id).registration == "2026-A-000003"  # the quarantine let c go
+    [scan_event] = store.events(input_id=corrupt.input_id, kind="registered")
+    assert scan_event.details["number"] == "2026-A-000002" and scan_event.document_id is None
+    [line] = [r for r in csv_rows(config, store, tmp_path) if r[0] == "2026-A-000002"]
+    assert line[7].startswith(f"en quarantaine, lot {corrupt.input_id} (b.pdf) : {BadInput('pdf-truncated')}"[:60])
+    # `mailroom retry`, split again into letters: they get numbers of their own, the scan's line says which
+    from pipeline.quarantine import release_input
+    config.spool_dir.mkdir(parents=True, exist_ok=True)
+    Path(store.get_input(corrupt.input_id).spool_path).write_bytes(b"%PDF-1.4")
+    release_input(config, store, store.get_input(corrupt.input_id))
+    add_input(store, "d.pdf", "2026-05-13T09:03:00+02:00")
+    assert register_pending(config, store) == ["2026-A-000004"]  # the retried scan does not stop the numbering
+    corrupt.id = f"{corrupt.input_id}-01"
+    store.create_documents(corrupt.input_id, [corrupt])
+    assert register_pending(config, store) == ["2026-A-000005"]
+    [line] = [r for r in csv_rows(config, store, tmp_path) if r[0] == "2026-A-000002"]
+    assert line[7] == f"lot {corrupt.input_id} (b.pdf) relancé : courriers N° 2026-A-000005"
+    assert first[0].id in {r["document_id"] for r in store.registrations()}
+
+
+def csv_rows(config, store, tmp_path) -> list[list[str]]:
+    target = tmp_path / "registre.csv"
+    write_register(config, store, target)
+    return list(csv.reader(target.read_text(encoding="utf-8-sig").splitlines(), delimiter=";"))[1:]
+
+
+def test_registration_is_a_move_of_the_lifecycle_with_its_event(home):
+    from pipeline.records import DOCUMENT_TRANSITIONS, REGISTERED
+
+    config, store = config_and_store(home)
+    doc = add_input(store, "a.pdf", "2026-05-13T09:00:00+02:00")[0]
+    doc = move_to(store, doc, "review")
+    assert REGISTERED in DOCUMENT_TRANSITIONS[("review", "review")]
+    assert register_pending(config, store) == ["2026-A-000001"]
+    [event] = store.events(doc.id, kind=REGISTERED)
+    assert event.details == {"number": "2026-A-000001", "year": 2026, "seq": 1,
+                             "received_at": "2026-05-13T09:00:00+02:00"}
+    body = store._db().execute("SELECT body FROM documents WHERE id = ?", (doc.id,)).fetchone()["body"]
+    assert '"registration": "2026-A-000001"' in body and store.get_document(doc.id).state == "review"
+    with pytest.raises(ValueError, match="register_pending"):  # never a number-less « registered » event
+        store.transition(doc.id, "review", "review", REGISTERED)
+    assert store.last_move(doc.id, "review")[0] == "mailroom"  # who put it in review, not the numbering
+
+
+def _split_in_this_order(database: str, input_ids: list[str]) -> None:
+    from pipeline.registration.numbers import year_of
+
+    store = Store(Path(database))
+    for input_id in input_ids:
+        row = store.get_input(input_id)
+        docs = [Document(id=f"{input_id}-{n:02d}", input_id=input_id, source=row.original_name,
+                         source_sha256=row.sha256, source_pages=[n], received_at=row.received_at, batch=input_id)
+                for n in (1, 2)]
+        store.create_documents(input_id, docs)
+        store.register_pending("{year}-A-{seq:06d}", year_of)
+
+
+def test_numbers_follow_claim_order_when_concurrent_workers_split_out_of_order(home):
+    import random
+
+    config, store = config_and_store(home)
+    claimed = [add_input(store, f"s{n}.pdf", "2026-05-13T09:00:00+02:00", state="received")[0].input_id
+               for n in range(48)]
+    shuffled = random.Random(14).sample(claimed, len(claimed))  # splits complete in no particular order
+    _run_workers(_split_in_this_order, [(str(config.database_path), shuffled[w::4]) for w in range(4)])
+    _assert_gap_free(store, 96)
+    assert [r["document_id"] for r in store.registrations()] == [f"{i}-{n:02d}" for i in claimed for n in (1, 2)]
 
 
 # -- the stamp ------------------------------------------------------------------------------------------
@@ -293,21 +402,21 @@ def test_a_crash_between_sending_and_journaling_does_not_send_twice(home, monkey
         config, store = config_and_store(home, smtp_port=smtp.port, smtp_timeout_seconds=1)
         acknowledger = Acknowledger(config, store)
         doc = acknowledger.plan(_published(config, store), reviewed=False)
-        real = store.update_acknowledgement
+        real = store.update_delivery
 
-        def crash_on_sent(document_id, expected, changes, *args, **kwargs):
+        def crash_on_sent(document_id, path, expected, changes, *args, **kwargs):
             if changes.get("state") == "sent":
                 raise KeyboardInterrupt("killed after the SMTP server accepted the message")
-            return real(document_id, expected, changes, *args, **kwargs)
+            return real(document_id, path, expected, changes, *args, **kwargs)
 
-        monkeypatch.setattr(store, "update_acknowledgement", crash_on_sent)
+        monkeypatch.setattr(store, "update_delivery", crash_on_sent)
         with pytest.raises(KeyboardInterrupt):
             acknowledger.send_due()
         monkeypatch.undo()
         assert len(smtp.messages) == 1
         restarted = Acknowledger(config, store)
         restarted.send_due()  # too soon: another worker could still be sending
-        import pipeline.registration.acknowledgement as module
+        import pipeline.registration.delivery as module
         later = module._now() + module.timedelta(minutes=5)
         monkeypatch.setattr(module, "_now", lambda: later)
         restarted.send_due()
@@ -328,6 +437,96 @@ def test_cancel_and_force(home):
     assert kinds == [("acknowledgement-planned", "mailroom"), ("acknowledgement-cancelled", "claire"),
                      ("acknowledgement-forced", "claire"), ("acknowledgement-planned", "claire"),
                      ("acknowledgement-sent", "claire")]
+
+
+def test_a_cancel_racing_a_stage_that_writes_the_whole_letter_is_not_lost(home):
+    config, store = config_and_store(home)
+    doc = add_input(store, "a.pdf", "2026-05-13T09:05:00+02:00", category="rsa-insertion")[0]
+    register_pending(config, store)
+    doc = move_to(store, store.get_document(doc.id), "review")
+    held_by_a_stage = store.get_document(doc.id)  # read before the supervisor acts…
+    Acknowledger(config, store).cancel(doc.id, "claire")
+    held_by_a_stage.fields["sender"] = "Jeanne Martin (corrigé)"
+    store.save_document(held_by_a_stage)  # …written back whole after: the cancel stands
+    moved = store.transition(doc.id, "review", "routed", "reviewed", "claire", document=held_by_a_stage).doc
+    moved = store.transition(doc.id, "routed", PUBLISHED, "published", document=moved).doc
+    assert moved.acknowledgement["state"] == "cancelled" and moved.fields["sender"] == "Jeanne Martin (corrigé)"
+    planned = Acknowledger(config, store).plan(held_by_a_stage, reviewed=True)  # a stale copy plans nothing
+    assert planned.acknowledgement["state"] == store.get_document(doc.id).acknowledgement["state"] == "cancelled"
+
+
+# -- transmissions to another administration (L114-2) ----------------------------------------------------------
+
+def _transmitted(config, store, name, body, text=None):
+    from pipeline.registration import steps
+
+    kwargs = {"text": text} if text else {}
+    doc = add_input(store, name, "2026-05-13T09:05:00+02:00", category="autre-administration", **kwargs)[0]
+    doc.fields["transmitted_to"] = body
+    store.save_document(doc)
+    register_pending(config, store)
+    doc = move_to(store, store.get_document(doc.id), PUBLISHED)
+    letter = make_pdf(home_of(config) / "work" / f"{doc.id}.pdf", ["Objet : ma demande d'aide au logement"], 2)
+    steps.after_filing(config, store, doc, letter, "claire")
+    return store.get_document(doc.id)
+
+
+def home_of(config):
+    return config.home
+
+
+def test_transmission_slip_and_notice_go_by_email_once_with_their_pdf(home):
+    with SmtpSink() as smtp:
+        config, store = config_and_store(home, smtp_port=smtp.port)
+        doc = _transmitted(config, store, "a.pdf", "caf")
+        from pipeline.registration.commands import RegistrationDuties
+        RegistrationDuties(config, store).tick()  # nothing left to send: each went once
+    assert sorted(m["To"] for m in smtp.messages) == ["courrier@caf76.example.fr", "jeanne.martin@example.org"]
+    slip = next(m for m in smtp.messages if m["To"] == "courrier@caf76.example.fr")
+    notice = next(m for m in smtp.messages if m["To"] == "jeanne.martin@example.org")
+    assert "L114-2" in slip["Subject"] and doc.registration in slip["Subject"]
+    assert slip["Message-ID"].strip() == f"<transmission.{doc.uid}@departement.example.fr>"  # keyed by the uid
+    assert notice["Message-ID"].strip() == f"<avis-transmission.{doc.uid}@departement.example.fr>"
+    with pikepdf.open(io.BytesIO(next(slip.iter_attachments()).get_content())) as pdf:
+        assert len(pdf.pages) == 1 + 2  # the slip, then the letter
+    assert "Caisse d'allocations familiales" in notice.get_body().get_content()
+    t = doc.transmission
+    assert (t["slip"]["state"], t["slip"]["channel"], t["notice"]["state"], t["notice"]["channel"]) == (
+        "sent", "email", "sent", "email")
+    assert doc.acknowledgement["state"] == "transmitted"  # no acknowledgement of our own
+    kinds = [e.kind for e in store.events(doc.id) if e.kind.startswith("transmi")]
+    assert kinds == ["transmitted", "transmission-slip-sent", "transmission-notice-sent"]
+    assert not (home / "acknowledgements").exists()
+
+
+def test_transmission_without_addresses_goes_to_the_days_paper_batch_and_failures_show(home, tmp_path):
+    config, store = config_and_store(home)  # no SMTP: the slip and the notice are both posted
+    (home / "mailroom.toml").write_text((home / "mailroom.toml").read_text(encoding="utf-8") +
+                                        '[transmission.bodies.mairie]\nname = "Mairie de Rouen"\n'
+                                        'address = "Place du Général de Gaulle\\n76000 Rouen"\n', encoding="utf-8")
+    config = load_config(home)
+    doc = _transmitted(config, store, "a.pdf", "mairie")
+    t = doc.transmission
+    assert t["slip"]["state"] == t["notice"]["state"] == "batched"
+    batch = home / "transmissions" / f"{date.today().isoformat()}.pdf"
+    assert t["slip"]["batch"] == t["notice"]["batch"] == str(batch)
+    with pikepdf.open(batch) as pdf:
+        assert len(pdf.pages) == 1 + 2 + 1  # slip + the letter, then the notice
+    text = pdftotext(batch)
+    assert "Bordereau de transmission" in text and "Mairie de Rouen" in text and "vous en accusera réception" in text
+    rows = csv_rows(config, store, tmp_path)
+    assert rows[0][9] == "transmis (L114-2) à Mairie de Rouen ; bordereau à poster (lot papier) ; avis à l'expéditeur à poster (lot papier)"
+    # An SMTP server that does not answer: retried with back-off, listed by `status`, never blocking the filing.
+    (tmp_path / "other").mkdir()
+    failing, store2 = config_and_store(tmp_path / "other", smtp_port=1)
+    late = _transmitted(failing, store2, "b.pdf", "caf")
+    assert late.state == PUBLISHED and late.transmission["slip"]["state"] == "failed"
+    from pipeline.cli import status_data
+    waiting = status_data(store2)["transmissions_waiting"]
+    assert [(w["part"], w["state"], w["attempts"]) for w in waiting] == [("slip", "failed", 1), ("notice", "failed", 1)]
+    from tests.support.service import mailroom
+    shown = mailroom(tmp_path / "other", "status").stdout
+    assert "Transmissions not sent (2):" in shown and f"{late.registration} slip to Caisse d'allocations" in shown
 
 
 # -- the register ------------------------------------------------------------------------------------------
@@ -360,3 +559,133 @@ def test_register_as_csv_and_pdf(home, tmp_path):
         assert float(box[2]) > float(box[3])  # landscape
     text = pdftotext(pdf)
     assert "Registre du courrier arrivé" in text and "2026-A-000003" in text and "Jeanne Martin" in text
+
+
+# -- numbers through the coordinator: a letter is filed only with its number ------------------------------------
+
+class HeldSplits:
+    """The executor interface with splits held until the test releases them (in any order); OCR at once."""
+
+    def __init__(self):
+        from tests.test_lifecycle import FakeOcr
+
+        self.ocr, self.splits = FakeOcr(), {}
+
+    def submit_split(self, path, mode, config, key):
+        from concurrent.futures import Future
+
+        self.splits[key] = (Future(), path, mode, config)
+        return self.splits[key][0]
+
+    def release(self, key):
+        from pipeline.executor import split_task
+
+        future, *args = self.splits.pop(key)
+        try:
+            future.set_result(split_task(*args))
+        except Exception as error:
+            future.set_exception(error)
+
+    def submit_ocr(self, source, page, config, workdir, key):
+        from concurrent.futures import Future
+
+        future = Future()
+        future.set_result(self.ocr(source, page, config, Path(workdir)))
+        return future
+
+    def shutdown(self, wait=True):
+        pass
+
+
+def test_splits_completing_out_of_order_still_number_and_file_in_claim_order(home):
+    import hashlib
+
+    from pipeline import coordinator as module
+    from pipeline.coordinator import Coordinator
+    from pipeline.stages import StageContext
+    from tests.support.review_data import make_pdf
+    from tests.support.service import write_test_config
+
+    write_test_config(home)
+    config = load_config(home)
+    store = Store(config.database_path)
+    executor = HeldSplits()
+    coordinator = Coordinator(StageContext(config, store), executor)
+    rows = []
+    for n in range(4):
+        scan = config.spool_dir / f"lettre{n}.pdf"
+        if n == 2:  # a corrupt scan between them: quarantined before any split
+            scan.parent.mkdir(parents=True, exist_ok=True)
+            scan.write_bytes(b"%PDF-1.4\n1 0 obj garbage")
+        else:
+            make_pdf(scan, [f"Objet : nid de poule sur la RD {n}", "Madame, Monsieur,"])
+        rows.append(store.add_input(hashlib.sha256(scan.read_bytes()).hexdigest(), scan.name, str(scan),
+                                    f"2026-05-13T09:0{n}:00+02:00", split_mode="none"))
+        coordinator.submit(rows[-1].id)
+    executor.release(rows[3].id)  # the last scan claimed is split first, OCRed, classified, routed…
+    for _ in range(3):
+        coordinator.step(timeout=0.1)
+    [last] = store.documents(input_id=rows[3].id)
+    assert last.state == "routed" and last.registration is None  # …and waits for its number: nothing filed
+    assert not list(config.library_dir.rglob("*.pdf")) and coordinator.busy
+    executor.release(rows[2].id)  # quarantined: its number is taken, the others still wait for scans 0 and 1
+    executor.release(rows[1].id)
+    coordinator.step(timeout=0.1)
+    coordinator.step(timeout=0.1)
+    assert store.get_document(last.id).registration is None
+    executor.release(rows[0].id)
+    coordinator.run_until_idle()
+    owners = [r["document_id"] for r in store.registrations()]
+    assert owners == [f"{rows[0].id}-01", f"{rows[1].id}-01", rows[2].id, f"{rows[3].id}-01"]
+    _assert_gap_free_numbers(store, 4)
+    assert all(d.state == PUBLISHED for d in store.documents())
+    assert store.get_input(rows[2].id).state == "quarantined"
+    # A scan left unsplit by a process that died holds the numbering only until someone splits it.
+    stuck = make_pdf(config.spool_dir / "abandonne.pdf", ["Objet : demande de permission de voirie"])
+    row = store.add_input(hashlib.sha256(stuck.read_bytes()).hexdigest(), stuck.name, str(stuck),
+                          "2026-05-13T10:00:00+02:00", split_mode="none")
+    later = make_pdf(config.spool_dir / "suivant.pdf", ["Objet : élagage en bord de RD 5"])
+    coordinator.submit(store.add_input(hashlib.sha256(later.read_bytes()).hexdigest(), later.name, str(later),
+                                       "2026-05-13T10:01:00+02:00", split_mode="none").id)
+    executor.release(next(iter(executor.splits)))
+    coordinator.step(timeout=0.1)
+    coordinator.step(timeout=0.1)
+    assert coordinator.busy and row.id not in executor.splits
+    module.STALE_SPLIT_SECONDS = 0.0
+    try:
+        coordinator.step(timeout=0.1)  # the waiting coordinator takes the abandoned scan on
+    finally:
+        module.STALE_SPLIT_SECONDS = 60.0
+    executor.release(row.id)
+    coordinator.run_until_idle()
+    assert [r["document_id"][:7] for r in store.registrations()][-2:] == [row.id, f"L{int(row.id[1:]) + 1:06d}"]
+    assert all(d.state == PUBLISHED for d in store.documents(input_id=row.id))
+
+
+def _assert_gap_free_numbers(store: Store, expected: int) -> None:
+    assert [r["seq"] for r in store.registrations()] == list(range(1, expected + 1))
+
+
+def test_a_letter_decided_while_an_earlier_scan_was_unsplit_is_filed_by_serve_once_numbered(home, monkeypatch):
+    from pipeline import coordinator as module
+    from pipeline.errors import BadInput
+    from pipeline.quarantine import quarantine_input
+    from pipeline.service import MailroomService
+    from tests.support.review_data import add_review_document, make_home
+
+    write_config(home)
+    config, store = make_home(home)
+    blocker = add_input(store, "a.pdf", "2026-05-13T09:00:00+02:00", state="received")[0]
+    doc = add_review_document(config, store, "b", LETTER, guesses=[("colleges", 0.6)])
+    store.transition_input(doc.input_id, "received", "split", "split")
+    service = MailroomService(config, store)
+    decided = service.decide(doc.id, "colleges", {}, "claire")
+    assert decided.state == "routed" and decided.registration is None  # filed only with its number
+    quarantine_input(config, store, store.get_input(blocker.input_id), BadInput("pdf-truncated"))
+    assert service.coordinator.retry_due_publications() == 0  # its own process may still be filing it
+    monkeypatch.setattr(module, "ORPHAN_SECONDS", 0.0)
+    assert service.coordinator.retry_due_publications() == 1
+    filed = store.get_document(doc.id)
+    assert filed.state == PUBLISHED and filed.registration == "2026-A-000002"
+    assert filed.acknowledgement["state"] == "batched"  # colleges acknowledges: on paper
+    service.close()

@@ -9,23 +9,13 @@ from datetime import date, datetime
 import pytest
 
 from tests.support.letters import write_letter_pdf
-from tests.support.registration import SERVICE
 from tests.support.service import library_pdfs, mailroom, write_test_config
 
 pytestmark = pytest.mark.slow
 
 
-def acknowledging_config(home):
-    service = "\n".join(f'{k} = """{v}"""' for k, v in SERVICE.items())
-    path = write_test_config(home)
-    text = path.read_text(encoding="utf-8").replace(
-        'folder = "Courrier entrant/{year}/{month}"',
-        f'folder = "Courrier entrant/{{year}}/{{month}}"\nacknowledge = "svr"\n{service}')
-    path.write_text(text, encoding="utf-8")
-
-
 def test_process_registers_stamps_sets_deadlines_and_acknowledges(home, tmp_path):
-    acknowledging_config(home)
+    write_test_config(home)  # the bundled categories: RSA and routes acknowledge (svr)
     scans = [write_letter_pdf(tmp_path / f"scan{n}.pdf", index=n) for n in range(2)]
     report = tmp_path / "report.jsonl"
     result = mailroom(home, "process", *map(str, scans), "--report", str(report))

@@ -128,3 +128,5 @@ def test_mail_for_another_administration_is_transmitted_and_the_sender_told(setu
     [event] = store.events(doc.id, kind="transmitted")
     assert event.actor == "claire" and event.details["body"] == "caf"
     assert not (config.home / "acknowledgements").exists()
+    board = client.get("/dashboard").text.split("Transmissions à une autre administration (L114-2)")[1]
+    assert doc.registration in board and "Avis à l&#39;expéditeur" in board and "dans le lot papier du jour" in board

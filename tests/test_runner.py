@@ -45,8 +45,8 @@ def test_failed_publication_is_retried_automatically_after_its_back_off(home, tm
     assert pipeline.retry_due_publications() == 1
     published = store.get_document(doc.id)
     assert published.state == PUBLISHED and published.retry_after is None
-    kinds = [e.kind for e in store.events(document_id=doc.id)]
-    assert kinds == ["publish-failed", "published"]
+    kinds = [e.kind for e in store.events(document_id=doc.id) if e.kind.startswith("publish")]
+    assert kinds == ["publish-failed", "published"]  # (its number and acknowledgement are journaled too)
 
 
 def test_back_off_grows_with_attempts(home, tmp_path):
@@ -54,6 +54,7 @@ def test_back_off_grows_with_attempts(home, tmp_path):
     blocker.write_text("x")
     (home / "mailroom.toml").write_text(f"[publish]\nlibrary_dir = '{blocker}/library'\n", encoding="utf-8")
     store = Store(load_config(home).database_path)
+    store.add_input("0" * 64, "scan.pdf", str(tmp_path / "scan.pdf"), "2026-03-03T09:00:00+01:00")  # its scan
     pipeline = MailroomService(load_config(home), store, workers=1).coordinator
     doc = routed_document(tmp_path, store)
     delays = []

@@ -1,6 +1,7 @@
 """The sample-scan renderer and the demo scans the inbox gets on a fresh machine."""
 from __future__ import annotations
 
+import os
 import subprocess
 
 import pikepdf
@@ -98,5 +99,12 @@ def test_first_run_samples_show_the_review_queue(home, tmp_path):
     cover, second = lines[(f"{names[2]}.pdf", "01")], lines[(f"{names[2]}.pdf", "02")]
     assert (cover["category"], cover["route_source"], cover["status"]) == ("enfance-famille", "cover-sheet",
                                                                             "published")
+    ack = cover["acknowledgement"]  # « Enfance et famille » acknowledges; no e-mail in the letter: on paper
+    assert (ack["kind"], ack["channel"], ack["state"]) == ("simple", "paper", "batched")
+    assert os.path.isfile(ack["batch"]) and cover["registration"] in subprocess_text(ack["batch"])
     # The cover sheet forces the first letter only: the second (road works under a public contract) is the model's.
     assert second["route_source"] == "model" and second["category"] in ("routes", "marches-publics")
+
+
+def subprocess_text(path: str) -> str:
+    return subprocess.run(["pdftotext", path, "-"], capture_output=True, text=True, check=True).stdout

@@ -8,41 +8,27 @@ It goes by e-mail when the sender's own address was read in the letter's header
 or signature (never the département's, never one only quoted in the body), else
 into the day's print batch ``home/acknowledgements/YYYY-MM-DD.pdf``.
 
-States: pending → sending → sent (e-mail) | batched (paper); failed (retried with
-back-off), cancelled, unconfirmed. ``sending`` is committed before the SMTP
-transaction: if the process dies after the server accepted the message but
-before ``sent`` is committed, the letter is found in ``sending`` on restart and
-marked ``unconfirmed`` instead of being sent a second time (shown by ``status``).
+Sending it, once, with its states (pending → sending → sent | batched…): ``delivery.py``.
 Nothing here can stop a letter from being filed: every failure is recorded.
 """
 from __future__ import annotations
 
-import io
-import logging
 import re
-from contextlib import ExitStack
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from pathlib import Path
-
-import pikepdf
 
 from ..config import Config
 from ..files import write_atomically
 from ..records import PUBLISHED, Document
 from ..store import Store
 from . import mailer
+from .delivery import OPEN_STATES, Courier, Outgoing, _now, day_folder
 from .deadlines import arrival_date, implicit_decision_date
 from .letter import LetterFacts, render_letter
 
-log = logging.getLogger("mailroom")
-OPEN_STATES = ("pending", "failed")
 POSTCODE_TOWN = re.compile(r"\b\d{5}\s+[A-ZÉÈa-zéèêàç'\- ]{2,}$")
 OBJECT_LINE = re.compile(r"^\s*(?:objet|obj\.)\s*:\s*(.+)$", re.I | re.M)
 HEADER_LINES, SIGNATURE_LINES = 15, 10
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def letter_object(doc: Document) -> str:
@@ -88,10 +74,13 @@ class Acknowledger:
         self.config = config
         self.store = store
         self.directory = config.home / "acknowledgements"
+        self.kind = Outgoing(("acknowledgement",), "acknowledgement", self.directory, self.render, self._message)
+        self.courier = Courier(config, store, [self.kind])
 
     # -- planning ------------------------------------------------------------------------------
     def plan(self, doc: Document, reviewed: bool, actor: str = "mailroom") -> Document:
         """Called once the letter is filed: what its category says, unless a supervisor cancelled or forced it."""
+        doc.acknowledgement = (self.store.get_document(doc.id) or doc).acknowledgement  # a cancel may have come
         state = doc.acknowledgement.get("state")
         forced = state == "pending" and doc.acknowledgement.get("forced") and not doc.acknowledgement.get("kind")
         if state not in (None, "none") and not forced:
@@ -101,18 +90,20 @@ class Acknowledger:
         if forced and kind == "none":
             kind = "simple"
         if kind == "none" or category is None or not category.service_address.strip():
-            doc.acknowledgement = {"channel": "none", "state": "none"}
-            self.store.save_document(doc, "acknowledgement-none" if forced else None, actor,
-                                     note="la catégorie n'a pas d'adresse de service (R112-5)" if forced else None)
-            return doc
-        delay = 0 if reviewed or forced else self.config.acknowledgement.delay_minutes
-        due = _now() + timedelta(minutes=delay)
-        email = sender_email(doc, self.config) if self.config.acknowledgement.smtp_host else None
-        doc.acknowledgement = {"kind": kind, "channel": "email" if email else "paper", "to": email,
-                               "state": "pending", "due_at": due.isoformat(), "attempts": 0, "file": None,
-                               "sent_at": None, "forced": bool(forced)}
-        self.store.save_document(doc, "acknowledgement-planned", actor, acknowledge=kind,
-                                 channel=doc.acknowledgement["channel"], to=email, due_at=due.isoformat())
+            changes, event = {"channel": "none", "state": "none"}, "acknowledgement-none" if forced else None
+            details = {"note": "la catégorie n'a pas d'adresse de service (R112-5)"} if forced else {}
+        else:
+            delay = 0 if reviewed or forced else self.config.acknowledgement.delay_minutes
+            due = _now() + timedelta(minutes=delay)
+            email = sender_email(doc, self.config) if self.config.acknowledgement.smtp_host else None
+            changes = {"kind": kind, "channel": "email" if email else "paper", "to": email, "state": "pending",
+                       "due_at": due.isoformat(), "attempts": 0, "file": None, "sent_at": None,
+                       "forced": bool(forced)}
+            event, details = "acknowledgement-planned", {"acknowledge": kind, "channel": changes["channel"],
+                                                         "to": email, "due_at": due.isoformat()}
+        planned = self.store.update_acknowledgement(doc.id, (state,), changes, event, actor, **details)
+        planned = planned or self.store.get_document(doc.id)  # lost to a supervisor's cancel: theirs stands
+        doc.acknowledgement = planned.acknowledgement if planned else doc.acknowledgement
         return doc
 
     def cancel(self, document_id: str, actor: str, reason: str = "") -> Document | None:
@@ -141,76 +132,12 @@ class Acknowledger:
                 self.deliver(doc.id, actor)
         return self.store.get_document(document_id)
 
-    # -- delivery --------------------------------------------------------------------------------
+    # -- delivery (delivery.py) ------------------------------------------------------------------
     def send_due(self) -> int:
-        """Deliver every due acknowledgement of a filed letter; settle those a crash left in ``sending``."""
-        now, done = _now(), 0
-        for doc in self.store.documents(PUBLISHED):
-            ack = doc.acknowledgement
-            if ack.get("state") == "sending":
-                self._recover(doc)
-            elif ack.get("state") in OPEN_STATES:
-                when = ack.get("retry_after") if ack["state"] == "failed" else ack.get("due_at")
-                if when and datetime.fromisoformat(when) > now:
-                    continue
-                self.deliver(doc.id)
-                done += 1
-        return done
-
-    def _recover(self, doc: Document) -> None:
-        started = datetime.fromisoformat(doc.acknowledgement.get("started_at") or _now().isoformat())
-        if _now() - started < timedelta(seconds=3 * self.config.acknowledgement.smtp_timeout_seconds + 30):
-            return  # another worker may be sending it right now
-        if doc.acknowledgement.get("channel") == "paper":  # writing the batch again is harmless
-            self.store.update_acknowledgement(doc.id, ("sending",), {"state": "pending"}, "acknowledgement-resumed")
-        else:
-            self.store.update_acknowledgement(
-                doc.id, ("sending",), {"state": "unconfirmed"}, "acknowledgement-unconfirmed",
-                note="interrompu pendant l'envoi : le message est peut-être parti ; vérifier avant de forcer")
+        return self.courier.send_due()
 
     def deliver(self, document_id: str, actor: str = "mailroom") -> Document | None:
-        doc = self.store.update_acknowledgement(document_id, OPEN_STATES,
-                                                {"state": "sending", "started_at": _now().isoformat()})
-        if doc is None:
-            return None  # someone else has it, or it was cancelled meanwhile
-        ack = doc.acknowledgement
-        try:
-            pdf = self.render(doc)
-        except Exception as error:  # never let one letter stop the others
-            log.exception("acknowledgement of %s cannot be written", doc.id)
-            return self._failed(doc, f"{error.__class__.__name__}: {error}", transient=False)
-        if ack["channel"] == "email":
-            try:
-                mailer.send(self.config.acknowledgement, self._message(doc, pdf))
-            except mailer.SendError as error:
-                return self._failed(doc, str(error), error.transient, pdf)
-            return self.store.update_acknowledgement(
-                doc.id, ("sending",), {"state": "sent", "sent_at": _now().isoformat(), "file": str(pdf),
-                                       "error": None}, "acknowledgement-sent", actor, channel="email",
-                to=ack["to"], file=str(pdf))
-        batch = self.add_to_batch(pdf)
-        return self.store.update_acknowledgement(
-            doc.id, ("sending",), {"state": "batched", "sent_at": _now().isoformat(), "file": str(pdf),
-                                   "batch": str(batch), "error": None}, "acknowledgement-sent", actor,
-            channel="paper", file=str(pdf), batch=str(batch))
-
-    def _failed(self, doc: Document, error: str, transient: bool, pdf: Path | None = None) -> Document | None:
-        attempts = int(doc.acknowledgement.get("attempts") or 0) + 1
-        if doc.acknowledgement["channel"] == "email" and pdf is not None and (
-                not transient or attempts >= self.config.acknowledgement.max_attempts):
-            # The address is refused or the server stays away: the letter goes by post instead.
-            batch = self.add_to_batch(pdf)
-            return self.store.update_acknowledgement(
-                doc.id, ("sending",), {"state": "batched", "channel": "paper", "sent_at": _now().isoformat(),
-                                       "file": str(pdf), "batch": str(batch), "attempts": attempts,
-                                       "error": error}, "acknowledgement-sent", channel="paper",
-                file=str(pdf), batch=str(batch), after_error=error)
-        delay = min(60 * 2 ** (attempts - 1), 3600)
-        retry = (_now() + timedelta(seconds=delay)).isoformat()
-        log.warning("acknowledgement of %s failed (attempt %d, next after %s): %s", doc.id, attempts, retry, error)
-        return self.store.update_acknowledgement(
-            doc.id, ("sending",), {"state": "failed", "attempts": attempts, "retry_after": retry, "error": error},
-            "acknowledgement-failed", error=error, attempt=attempts)
+        return self.courier.deliver(self.kind, document_id, actor)
 
     # -- the files ---------------------------------------------------------------------------------
     def facts(self, doc: Document) -> LetterFacts:
@@ -225,26 +152,10 @@ class Acknowledger:
 
     def render(self, doc: Document) -> Path:
         """The acknowledgement's PDF in ``acknowledgements/YYYY-MM-DD/``; written again identically if needed."""
-        day = doc.acknowledgement.get("day") or date.today().isoformat()
-        target = self.directory / day / f"{doc.registration or doc.id}.pdf"
+        target = day_folder(self.directory, doc.acknowledgement) / f"{doc.registration or doc.id}.pdf"
         if not target.exists():
             write_atomically(target, render_letter(self.facts(doc)))
         return target
-
-    def add_to_batch(self, pdf: Path) -> Path:
-        """Rebuild the day's print batch from that day's paper acknowledgements, in number order."""
-        day_dir = pdf.parent
-        batch = self.directory / f"{day_dir.name}.pdf"
-        paper = {Path(d.acknowledgement["file"]) for d in self.store.documents()
-                 if d.acknowledgement.get("channel") == "paper" and d.acknowledgement.get("file")}
-        members = sorted({p for p in paper if p.parent == day_dir and p.exists()} | {pdf})
-        with ExitStack() as stack, pikepdf.new() as merged:
-            for member in members:
-                merged.pages.extend(stack.enter_context(pikepdf.open(member)).pages)
-            buffer = io.BytesIO()
-            merged.save(buffer, deterministic_id=True)
-        write_atomically(batch, buffer.getvalue())
-        return batch
 
     def _message(self, doc: Document, pdf: Path):
         facts = self.facts(doc)
@@ -253,9 +164,9 @@ class Acknowledger:
                 f"Service chargé de votre dossier : {facts.category.service_name}\n"
                 f"{facts.category.service_address}\n{facts.category.service_phone}\n{facts.category.service_email}\n\n"
                 f"{self.config.registration.organisation}\n")
-        key = getattr(doc, "uid", None) or doc.id
-        return mailer.build_message(self.config.acknowledgement, key, doc.acknowledgement["to"],
-                                    f"Accusé de réception — {facts.number}", body, pdf.read_bytes(), pdf.name)
+        return mailer.build_message(self.config.acknowledgement, f"accuse-reception.{doc.uid}",
+                                    doc.acknowledgement["to"], f"Accusé de réception — {facts.number}", body,
+                                    pdf.read_bytes(), pdf.name)
 
 
 def _french(iso: str | None) -> str | None:

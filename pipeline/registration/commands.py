@@ -10,7 +10,10 @@ from pathlib import Path
 from ..config import Config
 from ..store import Store
 from .acknowledgement import Acknowledger
+from .delivery import Courier
+from .numbers import register_pending
 from .register import write_daily_register, write_register
+from .transmission import Transmitter
 
 log = logging.getLogger("mailroom")
 
@@ -48,16 +51,18 @@ def cmd_register(config: Config, args) -> int:
 
 
 class RegistrationDuties:
-    """What `serve` does besides filing: due acknowledgements, and yesterday's register after midnight."""
+    """What `serve` does besides filing: numbers whose turn has come (a scan quarantined by the watcher), due
+    acknowledgements, transmission slips and notices, and yesterday's register after midnight."""
 
     def __init__(self, config: Config, store: Store):
         self.config = config
         self.store = store
-        self.acknowledger = Acknowledger(config, store)
+        self.courier = Courier(config, store, [Acknowledger(config, store).kind, *Transmitter(config, store).kinds])
 
     def tick(self, today: date | None = None) -> None:
         try:
-            self.acknowledger.send_due()
+            register_pending(self.config, self.store)
+            self.courier.send_due()
             yesterday = (today or date.today()) - timedelta(days=1)
             target = self.config.home / "registers" / f"registre-{yesterday.isoformat()}.pdf"
             registered = self.store.registrations()

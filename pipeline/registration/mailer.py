@@ -1,6 +1,6 @@
 """E-mailed acknowledgements: one message per document, over SMTP (STARTTLS, login from the environment).
 
-The Message-ID is derived from the document's key, so a message sent twice by
+The Message-ID is derived from the document's uid and the letter's kind, so a message sent twice by
 accident is recognisably the same one; the store's two-phase state (``sending``
 then ``sent``) is what keeps mailroom from sending it twice (acknowledgement.py).
 """
@@ -31,7 +31,7 @@ def build_message(config: AcknowledgementConfig, key: str, to: str, subject: str
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=True)
     domain = config.sender.rpartition("@")[2] or "mailroom.invalid"
-    message["Message-ID"] = f"<accuse-reception.{key}@{domain}>"
+    message["Message-ID"] = f"<{key}@{domain}>"
     message.set_content(body)
     message.add_attachment(pdf, maintype="application", subtype="pdf", filename=filename)
     return message

@@ -10,6 +10,6 @@ def year_of(received_at: str) -> int:
     return arrival_date(received_at).year
 
 
-def register_pending(config: Config, store: Store, force_input: str | None = None) -> list[str]:
-    """The registration transition: number every split document not numbered yet (see Store.register_pending)."""
-    return store.register_pending(config.registration.number_format, year_of, force_input)
+def register_pending(config: Config, store: Store) -> list[str]:
+    """The registration transition: number every letter whose turn has come (see Store.register_pending)."""
+    return store.register_pending(config.registration.number_format, year_of)

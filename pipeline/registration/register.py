@@ -55,6 +55,10 @@ class RegisterLine:
 def register_lines(config: Config, store: Store, start: date | None = None, end: date | None = None,
                    category: str | None = None) -> list[RegisterLine]:
     documents = {d.id: d for d in store.documents()}
+    numbers = {}  # input id → the numbers of its letters
+    for entry in store.registrations():
+        if entry["document_id"] in documents:
+            numbers.setdefault(entry["input_id"], []).append(entry["number"])
     lines = []
     for entry in store.registrations():
         doc = documents.get(entry["document_id"])
@@ -64,15 +68,19 @@ def register_lines(config: Config, store: Store, start: date | None = None, end:
         if category and (doc is None or doc.category != category):
             continue
         moment = datetime.fromisoformat(entry["received_at"])
-        if doc is None:  # the split was redone and gave fewer letters; the number stays used
+        if doc is None:  # a scan quarantined before it could be split into letters: the scan has the number
             lines.append(RegisterLine(entry["number"], f"{arrived:%d/%m/%Y}", f"{moment:%H:%M}", "", "", "", 0,
-                                      f"annulé (lot {entry['input_id']} redécoupé)", "", ""))
+                                      _scan_status(store, entry, numbers), "", ""))
             continue
         label = config.categories[doc.category].label if doc.category in config.categories else (doc.category or "")
         ack = doc.acknowledgement or {}
         ack_text = ACK.get(ack.get("state") or "none", ack.get("state") or "")
         if ack.get("state") == "transmitted":
             ack_text += f" à {ack.get('to')}"
+            parts = [(name, doc.transmission.get(part) or {}) for name, part in (("bordereau", "slip"),
+                                                                                 ("avis à l'expéditeur", "notice"))]
+            ack_text += "".join(f" ; {name} {ACK.get(item.get('state'), item.get('state'))}"
+                                for name, item in parts if item)
         if ack.get("sent_at") and ack.get("state") in ("sent", "batched"):
             ack_text += f" le {datetime.fromisoformat(ack['sent_at']).astimezone():%d/%m/%Y}"
         deadline = f"{date.fromisoformat(doc.deadline):%d/%m/%Y}" if doc.deadline else ""
@@ -80,6 +88,17 @@ def register_lines(config: Config, store: Store, start: date | None = None, end:
                                   doc.fields.get("sender") or "", letter_object(doc) if doc.text else "", label,
                                   doc.pages, STATUS.get(doc.state, "en traitement"), deadline, ack_text))
     return lines
+
+
+def _scan_status(store: Store, entry: dict, numbers: dict[str, list[str]]) -> str:
+    row = store.get_input(entry["input_id"])
+    if row is None or entry["document_id"] != entry["input_id"]:
+        return f"annulé (lot {entry['input_id']} redécoupé)"
+    if numbers.get(row.id):  # retried since, and split into letters with numbers of their own
+        return f"lot {row.id} ({row.original_name}) relancé : courriers N° {', '.join(numbers[row.id])}"
+    if row.state == "quarantined":
+        return f"en quarantaine, lot {row.id} ({row.original_name}) : {row.reason or ''}".rstrip(" :")
+    return f"lot {row.id} ({row.original_name}) relancé, en traitement"
 
 
 def write_csv(lines: list[RegisterLine], target: Path) -> None:

@@ -1,7 +1,8 @@
 """The registration steps as the runner calls them: small, one line each at their place in the chain.
 
-- after the split: ``register`` (numbers in claim order);
-- before classification: ``ensure_registered`` (a letter never waits for a stuck batch);
+- after a split or a quarantine (and each minute in `serve`): ``register`` (numbers in claim order, for every letter whose turn
+  has come: a letter whose scan was claimed after one still waiting to be split waits for it);
+- before publication: ``numbered`` (a letter is never filed without its number: it waits in ``routed``);
 - when the category is settled (routing, a supervisor's decision): ``set_deadline``;
 - at publication, in the one write of the PDF before its checksum: ``stamp_registration``;
 - once filed: ``after_filing`` (transmission to another administration, or the acknowledgement planned
@@ -29,11 +30,12 @@ def register(config: Config, store: Store) -> None:
     register_pending(config, store)
 
 
-def ensure_registered(config: Config, store: Store, doc: Document) -> Document:
+def numbered(config: Config, store: Store, doc: Document) -> bool:
+    """Whether the letter has its number (given now if its turn has come); without one it is not filed yet."""
     if doc.registration is None:
-        register_pending(config, store, force_input=doc.input_id)
+        register_pending(config, store)
         doc.registration = (store.get_document(doc.id) or doc).registration
-    return doc
+    return doc.registration is not None
 
 
 def set_deadline(config: Config, doc: Document) -> Document:

@@ -38,7 +38,7 @@ from ..store import Store
 from . import accounts, queries
 from .auth import COOKIE_NAME, ROLE_LABELS, ClientAddress, Session, Sessions, Throttle, verify_password
 from ..registration.acknowledgement import Acknowledger
-from ..registration.board import acknowledgement_label, registration_board
+from ..registration.board import TRANSMISSION_PARTS, acknowledgement_label, delivery_label, registration_board
 from .previews import SAFE_ID, SIZES, PreviewUnavailable, page_image, prune
 
 log = logging.getLogger("mailroom.review")
@@ -360,7 +360,8 @@ def create_app(config: Config, store: Store | None = None, service=None) -> Fast
         board = queries.dashboard(config, store, scope=session.may_see, everything_visible=not session.categories,
                                   me=session.user)
         return render(request, "dashboard.html", board=board, page="dashboard",
-                      reg=registration_board(config, store), ack_label=acknowledgement_label)
+                      reg=registration_board(config, store), ack_label=acknowledgement_label,
+                      delivery_label=delivery_label, transmission_parts=TRANSMISSION_PARTS)
 
     @app.post("/documents/{document_id}/acknowledgement", dependencies=[Depends(csrf)])
     async def acknowledgement(request: Request, document_id: str, session: Session = Depends(supervisor)) -> Response:
