@@ -12,8 +12,9 @@ mailroom, OCRmyPDF and a plain one-pass ``tesseract -l fra+eng`` on the original
 image (no clean-up, no rotation: the floor any clean-up must beat). For each page:
 CER and WER (jiwer, on normalised text) of the text in each tool's reading order
 (``pdftotext -raw`` of the PDFs, Tesseract's own text), also of the text in poppler's
-layout order (plain ``pdftotext``, Tesseract's own PDF for the floor; it reorders
-columns, stage directions and margins its own way, for every tool alike); OCRmyPDF
+layout order (plain ``pdftotext``, which reorders columns, stage directions and
+margins its own way, for both PDF tools alike; Tesseract's own PDF in results.json
+only, its page sized at 70 dpi for an image without DPI); OCRmyPDF
 is given an image with an alpha channel (which it refuses) flattened onto white,
 as a user would (``--ocrmypdf-from OUT/ocrmypdf`` reuses an earlier run's PDFs: CER
 only); orientation right or not, seconds, output
@@ -499,7 +500,8 @@ def report(inputs: list[Input], ours: ToolRun, theirs: ToolRun, plain: ToolRun, 
           f" {ratio(ours.peak_rss, theirs.peak_rss):>6}")
     print(f"{'wall seconds':28} {ours.wall:12.1f} {theirs.wall:12.1f}")
     if not theirs.wall:
-        print("OCRmyPDF's PDFs were taken from an earlier run (--ocrmypdf-from): its speed and memory are not measured")
+        print("OCRmyPDF's PDFs were taken from an earlier run (--ocrmypdf-from): its speed and memory are not"
+              " measured")
     if plain_pages:
         print(f"plain tesseract: {plain_pages} real pages, {ppm_p:.1f} pages per minute ({jobs} jobs),"
               f" no text layer, no rotation, no clean-up")
