@@ -76,7 +76,9 @@ TURNED = [("jardin_toussaint__18_9f102_default.jpg", 90), ("rapport_bnf_1984__8_
           ("europeana__Jean_Giono_Colline_II_Dactylographie_Giono_Jean_btv1b10515736n_31.jpg", 270),
           # A carbon copy OSD cannot tell sideways (confidence 0.2), faded typewriting it calls upright.
           ("desnos_divers__bljd_DSN355_00003.jpg", 90),
-          ("europeana__2020601_https_1914_1918_europeana_eu_contributions_21574.pdf_page_9.png", 180)]
+          ("europeana__2020601_https_1914_1918_europeana_eu_contributions_21574.pdf_page_9.png", 180),
+          # A play's sparse page whose lines the ink profile takes for sideways ones: OSD is right.
+          ("trois_vagues_bordes__35_9145c_default.jpg", 180)]
 
 
 @pytest.mark.slow

@@ -7,8 +7,8 @@ and its text layer is garbage), so the page as scanned is the default:
    outweigh its descenders, it is upright — no Tesseract call at all.
 2. Otherwise Tesseract's OSD proposes a turn; a proposal is only a candidate. Lines that
    run across the page make both sideways turns candidates, and level lines whose ink
-   leans upside down make the half turn one, whatever OSD says (it is unsure of, or
-   fooled by, faded typewriting and carbon copies).
+   leans upside down make the half turn one, when OSD is unsure or says « upright »
+   (it is unsure of, or fooled by, faded typewriting and carbon copies).
 3. The candidate is kept only if a band of the page's own text, read after the
    turn, reads clearly better (quality.py: confident dictionary words) than the
    same kind of band read as scanned. Sparse pages, lists, tables, stamps and logos
@@ -68,14 +68,15 @@ def upright_turn(gray: np.ndarray, dpi: float, quarter: int, languages: str, tim
         verdict = tesseract.osd(path, dpi, timeout)
     finally:
         path.unlink(missing_ok=True)
-    trusted = verdict is not None and verdict[1] >= OSD_TRUSTED and verdict[0] != 0
-    if quarter == 90 or (trusted and verdict[0] in (90, 270)):
-        # The ink's lines run across the page (faded carbon copies leave OSD unsure of it), or OSD says the
-        # page lies on its side: OSD tells sideways from level far better than 90 from 270, so read both.
+    if verdict is not None and verdict[1] >= OSD_TRUSTED and verdict[0] != 0:
+        # OSD tells sideways from level far better than it tells 90 from 270: read both sideways turns.
+        candidates = (90, 270) if verdict[0] in (90, 270) else (180,)
+    elif quarter == 90:
+        # OSD unsure (faded carbon copies) but the ink's lines run across the page: read both sideways turns.
         candidates = (90, 270)
-    elif (trusted and verdict[0] == 180) or leaning < 0:
-        # OSD says upside down, or the ink does (more below the x-height band than above it): OSD is
-        # fooled by faded typewriting into « upright » as often as not, the page's own text tells.
+    elif leaning < 0:
+        # OSD unsure, or sure of « upright » as faded typewriting fools it into, but the ink leans upside
+        # down (more of it below the x-height band than above): the page's own text tells.
         candidates = (180,)
     else:
         return 0
