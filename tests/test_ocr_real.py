@@ -72,7 +72,7 @@ def test_an_upright_real_page_stays_upright(tmp_path, config, name):
     assert rotation == 0
 
 
-TURNED = [("jardin_toussaint__18_9f102_default.jpg", 90), ("rapport_bnf_1984__8_62d69_default.jpg", 180),
+TURNED = [("rapport_bnf_1984__8_62d69_default.jpg", 180),
           ("europeana__Jean_Giono_Colline_II_Dactylographie_Giono_Jean_btv1b10515736n_31.jpg", 270),
           # A carbon copy OSD cannot tell sideways (confidence 0.2), faded typewriting it calls upright.
           ("desnos_divers__bljd_DSN355_00003.jpg", 90),
