@@ -35,11 +35,15 @@ run: setup
 	  { mkdir -p $(HOME_DIR)/inbox && cp samples/scans/*.pdf $(HOME_DIR)/inbox/ && touch $(HOME_DIR)/.samples-copied; }
 	$(VENV)/bin/mailroom --home $(HOME_DIR) serve
 
+# Two pytest workers (one per core here); a test file runs whole on one worker, so the tests of one
+# file (the Celery ones share a Redis server) never overlap. The 25 slowest tests are listed at the end.
+PYTEST = $(VENV)/bin/python -m pytest -q -n 2 --dist loadfile
+
 test: setup
-	$(VENV)/bin/python -m pytest -q
+	$(PYTEST) --durations=25
 
 test-quick: setup
-	$(VENV)/bin/python -m pytest -q -m 'not slow'
+	$(PYTEST) -m 'not slow'
 
 samples: setup
 	$(PY) samples/generate.py
