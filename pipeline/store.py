@@ -688,14 +688,14 @@ class Store:
                 " AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.input_id = i.id)"
                 " ORDER BY 5, 6", (blocker, blocker, blocker, blocker)).fetchall()
             for row in rows:
+                table = DOCUMENT_TRANSITIONS if row["document_id"] else INPUT_TRANSITIONS
+                if not allowed(table, row["state"], row["state"], REGISTERED):
+                    continue
                 year = year_of(row["received_at"])
                 seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM registrations WHERE year = ?",
                                  (year,)).fetchone()[0]
                 number = number_format.format(year=year, seq=seq)
                 details = {"number": number, "year": year, "seq": seq, "received_at": row["received_at"]}
-                table = DOCUMENT_TRANSITIONS if row["document_id"] else INPUT_TRANSITIONS
-                if not allowed(table, row["state"], row["state"], REGISTERED):
-                    continue
                 if row["document_id"] is None:  # a scan that never became letters: the scan itself is registered
                     db.execute("UPDATE inputs SET updated_at = ? WHERE id = ?", (now_iso(), row["input_id"]))
                     self._journal(db, REGISTERED, row["input_id"], **details)
@@ -831,7 +831,6 @@ class Store:
             " WHERE e.kind IN ('reviewed', 'rejected') AND e.at >= ? ORDER BY e.id", (since,)).fetchall()
         return [dict(row) for row in rows]
 
-    # -- labelled examples (supervisor corrections, cover sheets) ---------------------
     # -- leases: one holder at a time across threads, processes and restarts -----------------------------
     def take_lease(self, name: str, seconds: float) -> str | None:
         """Hold ``name`` for at most ``seconds`` unless another holder has it: the holder's token, or None.
@@ -849,6 +848,7 @@ class Store:
         with self._tx() as db:
             db.execute("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
 
+    # -- labelled examples (supervisor corrections, cover sheets) ---------------------
     def add_example(self, category: str, text: str, source: str, document_id: str | None = None,
                     actor: str | None = None) -> None:
         with self._tx() as db:
@@ -873,8 +873,8 @@ def _alive(holder: str) -> bool:
         os.kill(int(pid), 0)
     except ProcessLookupError:
         return False
-    except (PermissionError, ValueError):
-        return True
+    except (PermissionError, ValueError):  # someone else's process, or a holder we cannot read: not ours to free
+        pass
     return True
 
 
@@ -888,6 +888,8 @@ def _document(row: sqlite3.Row) -> Document:
     if row["registration"]:
         doc.registration = row["registration"]
     return doc
+
+
 def _keep_deliveries(doc: Document, stored_body: str) -> None:
     """What mailroom sends (acknowledgement, transmission) changes only through ``update_delivery``: a stage
     writing the whole document keeps the stored value, so a supervisor's cancel racing it is never lost."""
