@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-RETRY_ADVICE = "mailroom retry {input}"
-
 TEXTS: dict[str, str] = {
     # -- a file that cannot be processed (BadInput): what is wrong, then what the clerk can do ---------------
     "unreadable-file": "le fichier ne peut pas être lu : {error}",
@@ -58,7 +56,7 @@ TEXTS: dict[str, str] = {
                    "(runner.page_attempts = {attempts}) : page illisible ou piégée ; la vérifier, la numériser à "
                    "nouveau ou la retirer du lot",
     "repeated-internal-error": "erreur interne répétée ({error}) ; signaler ce fichier à l'équipe technique, puis le "
-                               "relancer avec : " + RETRY_ADVICE,
+                               "relancer avec : mailroom retry {input}",
     "worker-lost": "un processus de traitement s'est arrêté brutalement{detail}",
     # -- Tesseract --------------------------------------------------------------------------------------------
     "tesseract-timeout": "Tesseract n'a pas répondu en {timeout:g} s après {tries} essai{plural}",
@@ -133,7 +131,6 @@ TEXTS: dict[str, str] = {
     "rejected-not-mail": "rejeté par un superviseur : ce n'est pas du courrier",
     # -- documents --------------------------------------------------------------------------------------------
     "duplicate-of": "doublon de {original} (même empreinte SHA-256)",
-    "text": "{text}",  # words a person typed (a supervisor's rejection reason), kept as they are
 }
 
 
@@ -158,7 +155,7 @@ def reason(code: str, **params: Any) -> dict[str, Any]:
 
 
 def reason_code(value: dict | str) -> str:
-    return value.get("code", "") if isinstance(value, dict) else "text"
+    return value.get("code", "") if isinstance(value, dict) else "text"  # words recorded before codes
 
 
 def say_reason(value: dict | str) -> str:

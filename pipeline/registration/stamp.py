@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 from datetime import datetime
+
 import pikepdf
 from reportlab.pdfgen import canvas
 
