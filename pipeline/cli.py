@@ -278,7 +278,9 @@ def status_data(store: Store) -> dict:
 
 
 def _transmission_parts(doc) -> list[tuple[str, dict]]:
-    return [(part, doc.transmission[part]) for part in ("slip", "notice") if doc.transmission.get(part)]
+    from .registration.board import TRANSMISSION_PARTS
+
+    return [(part, doc.transmission[part]) for part in TRANSMISSION_PARTS if doc.transmission.get(part)]
 
 
 def cmd_worker(config: Config, args) -> int:

@@ -105,9 +105,7 @@ def probe(publisher, library: Library, category) -> list[str]:
                    fields={"sender": "Sonde mailroom", "letter_date": "2026-07-13", "references": ["RD 12"],
                            "urgent": True})
     doc.uid = f"sonde-{uuid.uuid4()}"
-    for name, value in (("registration", "SONDE-000001"), ("deadline", "2026-08-14")):
-        if hasattr(doc, name):  # every column gets a value to read back
-            setattr(doc, name, value)
+    doc.registration, doc.deadline = "SONDE-000001", "2026-08-14"  # every column gets a value to read back
     metadata = metadata_columns(doc, category) | {"uid": doc.uid}
     values = form_values(library, metadata, regional)
     name = f"mailroom-sonde-{uuid.uuid4().hex[:8]}.pdf"

@@ -36,9 +36,9 @@ def registration_board(config: Config, store: Store, today: date | None = None, 
         due_soon=store.documents_by_deadline(today.isoformat(), soon.isoformat(), limit),
         acknowledgements=store.open_deliveries([("acknowledgement",)], WAITING_STATES))
     board.due_soon.sort(key=lambda d: (not d.fields.get("urgent"), d.deadline))
-    parts = [("transmission", "slip"), ("transmission", "notice")]
+    parts = [("transmission", part) for part in TRANSMISSION_PARTS]
     for doc in store.open_deliveries(parts, (*WAITING_STATES, "sending", "sent", "batched")):
-        for part in ("slip", "notice"):
+        for part in TRANSMISSION_PARTS:
             item = doc.transmission.get(part) or {}
             if item.get("state") in (*WAITING_STATES, "sending") or (item.get("sent_at") or "")[:10] == str(today):
                 board.transmissions.append((doc, part, item))
